@@ -1,0 +1,271 @@
+/**
+ * A {@link BlobStore} over any {@link Vfs}: each object is one file under a root directory,
+ * its key the path below that root.
+ *
+ * A put is atomic and durable when it resolves (Litestream's file replica order):
+ *  1. write a temp file beside the target and fdatasync it;
+ *  2. `ifAbsent`: hard-link it to the target (atomic create-if-absent, even across processes),
+ *     then unlink the temp name; otherwise rename it over the target;
+ *  3. fsync the directory, so the new name survives power loss.
+ * A directory created on the way is fsynced into its parent before anything is put in it.
+ * A crash can leave a temp file behind, never a partial object; `removeTempFiles` sweeps them.
+ */
+import { randomBytes } from 'node:crypto'
+import { CairnError, isCairnError } from '../../core/errors.js'
+import { objectBytesMax } from '../../core/limits.js'
+import { joinPath, parentOf, parseKey } from '../../core/paths.js'
+import type { BlobInfo, BlobStore, BlobStoreProperties, ByteRange, Vfs, VfsFile } from '../../core/ports.js'
+
+export interface FsBlobStoreOptions {
+  readonly vfs: Vfs
+  /** The directory of the Vfs that holds the objects; created if missing. `''` is the Vfs root. */
+  readonly root?: string
+}
+
+const TEMP_PREFIX = '.tmp-'
+
+/** Opens (creating its root if needed) a BlobStore over `options.vfs`. */
+export async function createFsBlobStore(options: FsBlobStoreOptions): Promise<FsBlobStore> {
+  const root = options.root ?? ''
+  if (root !== '') {
+    parseKey(root, 'blob.open')
+    await options.vfs.mkdir(root, { recursive: true })
+    await options.vfs.fsyncDir(parentOf(root))
+  }
+  return new FsBlobStore(options.vfs, root)
+}
+
+/** Objects as files under a Vfs directory. */
+export class FsBlobStore implements BlobStore {
+  readonly properties: BlobStoreProperties = {
+    name: 'fs',
+    conditionalCreate: true,
+    listAfterPut: true,
+    concurrencyMax: 16,
+  }
+  readonly #vfs: Vfs
+  readonly #root: string
+  readonly #knownDirs = new Set<string>()
+  readonly #tempTag = randomBytes(6).toString('hex')
+  #tempCount = 0
+
+  constructor(vfs: Vfs, root: string) {
+    this.#vfs = vfs
+    this.#root = root
+    this.#knownDirs.add(root)
+  }
+
+  async put(key: string, data: Uint8Array, options: { readonly ifAbsent?: boolean } = {}): Promise<void> {
+    const path = this.#pathOf(key, 'blob.put')
+    if (data.length > objectBytesMax) {
+      throw new CairnError('LIMIT_EXCEEDED', `an object may hold at most ${String(objectBytesMax)} bytes`, {
+        op: 'blob.put',
+        path: key,
+      })
+    }
+    const dir = parentOf(path)
+    await this.#ensureDir(dir)
+    const temp = joinPath(dir, `${TEMP_PREFIX}${this.#tempTag}-${String(this.#tempCount++)}`)
+    let tempExists = false
+    try {
+      const file = await this.#vfs.open(temp, 'createExclusive')
+      tempExists = true
+      try {
+        await file.write(data, 0)
+        await file.fdatasync()
+      } finally {
+        await file.close()
+      }
+      if (options.ifAbsent === true) {
+        await this.#vfs.link(temp, path)
+        await this.#vfs.unlink(temp)
+      } else {
+        await this.#vfs.rename(temp, path)
+      }
+      tempExists = false
+      await this.#vfs.fsyncDir(dir)
+    } catch (error) {
+      if (tempExists) await this.#discardTemp(temp)
+      if (isCairnError(error, 'ALREADY_EXISTS')) {
+        throw new CairnError('ALREADY_EXISTS', 'the object exists', {
+          op: 'blob.put',
+          path: key,
+          cause: error,
+        })
+      }
+      throw error
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Uint8Array> {
+    const path = this.#pathOf(key, 'blob.get')
+    const file = await this.#openForRead(path, key)
+    try {
+      const size = await file.size()
+      const offset = range?.offset ?? 0
+      const length = range?.length ?? size
+      if (
+        !Number.isSafeInteger(offset) ||
+        !Number.isSafeInteger(length) ||
+        offset < 0 ||
+        length < 0 ||
+        offset + length > size
+      ) {
+        throw new CairnError(
+          'OUT_OF_RANGE',
+          `range ${String(offset)}+${String(length)} is outside the object of ${String(size)} bytes`,
+          {
+            op: 'blob.get',
+            path: key,
+            offset,
+          },
+        )
+      }
+      const data = await file.read(offset, length)
+      if (data.length !== length) {
+        throw new CairnError(
+          'OUT_OF_RANGE',
+          `the object ended after ${String(data.length)} of ${String(length)} bytes`,
+          {
+            op: 'blob.get',
+            path: key,
+            offset: offset + data.length,
+          },
+        )
+      }
+      return data
+    } finally {
+      await file.close()
+    }
+  }
+
+  async head(key: string): Promise<BlobInfo | undefined> {
+    const path = this.#pathOf(key, 'blob.head')
+    try {
+      const info = await this.#vfs.stat(path)
+      return info.kind === 'file' ? { key, size: info.size } : undefined
+    } catch (error) {
+      if (isCairnError(error, 'NOT_FOUND')) return undefined
+      throw error
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobInfo> {
+    if (prefix.startsWith('/') || prefix.split('/').some((s) => s === '.' || s === '..')) {
+      throw new CairnError('INVALID_KEY', `bad list prefix ${JSON.stringify(prefix)}`, {
+        op: 'blob.list',
+        path: prefix,
+      })
+    }
+    const base = parentOf(prefix)
+    // An explicit stack instead of recursion: a deep tree cannot overflow it.
+    const stack = [base]
+    while (stack.length > 0) {
+      const dirKey = stack.pop() ?? ''
+      let names: string[]
+      try {
+        names = await this.#vfs.readdir(joinPath(this.#root, dirKey))
+      } catch (error) {
+        if (isCairnError(error, 'NOT_FOUND')) continue
+        throw error
+      }
+      for (const name of names) {
+        if (name.startsWith(TEMP_PREFIX)) continue
+        const key = joinPath(dirKey, name)
+        if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue
+        const info = await this.#vfs.stat(joinPath(this.#root, key))
+        if (info.kind === 'directory') stack.push(key)
+        else if (key.startsWith(prefix)) yield { key, size: info.size }
+      }
+    }
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    const dirs = new Set<string>()
+    for (const key of keys) {
+      const path = this.#pathOf(key, 'blob.delete')
+      try {
+        await this.#vfs.unlink(path)
+        dirs.add(parentOf(path))
+      } catch (error) {
+        if (!isCairnError(error, 'NOT_FOUND')) throw error
+      }
+    }
+    for (const dir of dirs) await this.#vfs.fsyncDir(dir)
+  }
+
+  /**
+   * Removes temp files that a crashed put left behind and returns how many. Call it only while
+   * no put is running against this root (the store's writer lock guarantees that).
+   */
+  async removeTempFiles(): Promise<number> {
+    let removed = 0
+    const stack = [this.#root]
+    while (stack.length > 0) {
+      const dir = stack.pop() ?? ''
+      const names = await this.#vfs.readdir(dir)
+      let changed = false
+      for (const name of names) {
+        const path = joinPath(dir, name)
+        if (name.startsWith(TEMP_PREFIX)) {
+          await this.#vfs.unlink(path)
+          removed += 1
+          changed = true
+        } else if ((await this.#vfs.stat(path)).kind === 'directory') {
+          stack.push(path)
+        }
+      }
+      if (changed) await this.#vfs.fsyncDir(dir)
+    }
+    return removed
+  }
+
+  #pathOf(key: string, op: string): string {
+    parseKey(key, op)
+    if (key.split('/').some((segment) => segment.startsWith(TEMP_PREFIX))) {
+      throw new CairnError('INVALID_KEY', `keys may not have a segment starting with ${TEMP_PREFIX}`, {
+        op,
+        path: key,
+      })
+    }
+    return joinPath(this.#root, key)
+  }
+
+  async #openForRead(path: string, key: string): Promise<VfsFile> {
+    try {
+      return await this.#vfs.open(path, 'read')
+    } catch (error) {
+      if (isCairnError(error, 'NOT_FOUND')) {
+        throw new CairnError('NOT_FOUND', 'no such object', { op: 'blob.get', path: key, cause: error })
+      }
+      throw error
+    }
+  }
+
+  /** Creates `dir` and its missing parents, fsyncing each new entry into its parent. */
+  async #ensureDir(dir: string): Promise<void> {
+    if (this.#knownDirs.has(dir)) return
+    const missing: string[] = []
+    for (let at = dir; !this.#knownDirs.has(at); at = parentOf(at)) missing.unshift(at)
+    for (const path of missing) {
+      try {
+        await this.#vfs.mkdir(path)
+      } catch (error) {
+        if (!isCairnError(error, 'ALREADY_EXISTS')) throw error
+      }
+      // Fsync the parent even when the directory already existed: another put may have created
+      // it and not yet reached its own fsync, and our object must not depend on that.
+      await this.#vfs.fsyncDir(parentOf(path))
+      this.#knownDirs.add(path)
+    }
+  }
+
+  async #discardTemp(temp: string): Promise<void> {
+    try {
+      await this.#vfs.unlink(temp)
+    } catch {
+      // Ignoring is safe: a leftover temp file is never read as an object (list skips the
+      // prefix) and removeTempFiles sweeps it. The caller sees the error that made the put fail.
+    }
+  }
+}

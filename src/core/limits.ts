@@ -1,0 +1,20 @@
+/**
+ * Every bound cairn enforces, in one place. Anything read from disk or from the network is
+ * checked against these before memory is allocated for it, so a lying length field is a
+ * `CORRUPT_*` error and never an out-of-memory. Relations between limits are asserted at load.
+ */
+import { assert } from './assert.js'
+
+/** The longest object key or file path, in bytes of UTF-8 (S3 allows 1,024). */
+export const keyBytesMax: number = 1024
+/** The longest single segment of a key or path (ext4 allows 255). */
+export const keySegmentBytesMax: number = 255
+/** The largest object a BlobStore accepts in one put. Packs are far smaller. */
+export const objectBytesMax: number = 1024 * 1024 * 1024
+/** The default sector size of the simulated disk: the unit a torn write keeps or loses. */
+export const sectorBytesDefault: number = 512
+/** The most entries one directory listing returns before it is refused. */
+export const directoryEntriesMax: number = 10_000_000
+
+assert(keySegmentBytesMax <= keyBytesMax, 'a key segment cannot be longer than a key')
+assert(Number.isSafeInteger(objectBytesMax), 'objectBytesMax must be a safe integer')

@@ -1,0 +1,35 @@
+/**
+ * cairn: the one public entry. An explicit export list, so what is public is a decision.
+ *
+ * Layers (imports point down only): core (vocabulary, ports) <- wal, chunkstore, snapshot,
+ * retention <- store <- this file. Adapters implement the ports and are wired here.
+ */
+export { CairnError, isCairnError, CAIRN_ERROR_CODES } from './core/errors.js'
+export type { CairnErrorCode, CairnErrorContext } from './core/errors.js'
+export { AssertionError } from './core/assert.js'
+export { parseLsn, parseChunkId, parsePackId, parseCheckpointId, shortId } from './core/ids.js'
+export type { Lsn, ChunkId, PackId, CheckpointId } from './core/ids.js'
+export { parseKey } from './core/paths.js'
+export type {
+  Vfs,
+  VfsFile,
+  VfsStat,
+  VfsProperties,
+  OpenMode,
+  BlobStore,
+  BlobInfo,
+  BlobStoreProperties,
+  ByteRange,
+} from './core/ports.js'
+export { createNodeVfs, NodeVfs } from './adapters/node/node-vfs.js'
+export type { NodeVfsOptions } from './adapters/node/node-vfs.js'
+export { createFsBlobStore, FsBlobStore } from './adapters/blob-fs/fs-blob-store.js'
+export type { FsBlobStoreOptions } from './adapters/blob-fs/fs-blob-store.js'
+export { SimDisk } from './adapters/sim/sim-disk.js'
+export type { SimDiskOptions, TraceLine } from './adapters/sim/sim-disk.js'
+export { CRASH_MODELS } from './adapters/sim/crash.js'
+export type { CrashModel } from './adapters/sim/crash.js'
+export { SIM_OPS } from './adapters/sim/faults.js'
+export type { FaultKind, FaultRule, SimOp } from './adapters/sim/faults.js'
+export { createRng } from './adapters/sim/rng.js'
+export type { Rng } from './adapters/sim/rng.js'

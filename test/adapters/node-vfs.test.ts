@@ -1,0 +1,16 @@
+import { createNodeVfs } from '../../src/adapters/node/node-vfs.js'
+import { createFsBlobStore } from '../../src/adapters/blob-fs/fs-blob-store.js'
+import { describeVfsContract } from '../contract/vfs-contract.js'
+import { describeBlobStoreContract } from '../contract/blob-store-contract.js'
+import { makeTempDir } from '../helpers.js'
+
+describeVfsContract('node', async () => {
+  const { dir, cleanup } = await makeTempDir()
+  return { vfs: createNodeVfs({ root: dir }), cleanup }
+})
+
+describeBlobStoreContract('fs over node', async () => {
+  const { dir, cleanup } = await makeTempDir()
+  const store = await createFsBlobStore({ vfs: createNodeVfs({ root: dir }), root: 'objects' })
+  return { store, cleanup }
+})
