@@ -18,3 +18,22 @@ export const directoryEntriesMax: number = 10_000_000
 
 assert(keySegmentBytesMax <= keyBytesMax, 'a key segment cannot be longer than a key')
 assert(Number.isSafeInteger(objectBytesMax), 'objectBytesMax must be a safe integer')
+
+/** The largest single log record. A record this size gets a segment of its own if it must. */
+export const walRecordBytesMax: number = 64 * 1024 * 1024
+/** The most records one frame (one group-commit batch or appendMany) may carry. */
+export const frameRecordsMax: number = 1 << 20
+/** A group-commit batch stops growing at this many bytes (one record may exceed it alone). */
+export const walBatchBytesMax: number = 4 * 1024 * 1024
+/** Appends wait (back-pressure) while this many bytes are queued and not yet written. */
+export const walQueueBytesMax: number = 64 * 1024 * 1024
+/** The default and the smallest segment size. */
+export const walSegmentBytesDefault: number = 64 * 1024 * 1024
+export const walSegmentBytesMin: number = 4096
+/** How long 'batch' sync mode lets appended records wait before an fdatasync, by default. */
+export const walSyncIntervalMsDefault: number = 50
+/** How many bytes recovery and replay read from a segment at a time. */
+export const walReadChunkBytes: number = 1024 * 1024
+
+assert(walBatchBytesMax <= walQueueBytesMax, 'a batch must fit in the queue')
+assert(walSegmentBytesMin <= walSegmentBytesDefault, 'the default segment is at least the minimum')

@@ -1,0 +1,13 @@
+/**
+ * The write-ahead log.
+ *
+ * Nouns: a *record* is one appended byte string with a log sequence number (*LSN*: 1, 2, 3, …, no
+ * gaps); a *frame* is one group-commit batch of records with one CRC; a *segment* is one file of
+ * frames, named by its first LSN; the *active* segment is the last one, the only one written to;
+ * the others are *sealed*. See wal.ts for durability, recovery.ts for what happens after a crash.
+ */
+export { openWal, Wal, SYNC_MODES } from './wal.js'
+export type { WalOptions, WalStats, SyncMode } from './wal.js'
+export { RECOVERY_MODES } from './recovery.js'
+export type { RecoveryMode, RecoveryReport } from './recovery.js'
+export type { LogRecord } from './replay.js'

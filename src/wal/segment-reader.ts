@@ -1,0 +1,116 @@
+/**
+ * Reading frames out of one segment file with bounded memory: a window of about 1 MiB slides
+ * forward as frames are consumed (a frame larger than the window is read on its own).
+ * `readFrameAt` never trusts a length before checking it against the file size and the limits,
+ * so a lying header costs a comparison, never an allocation.
+ */
+import type { VfsFile } from '../core/ports.js'
+import { walReadChunkBytes } from '../core/limits.js'
+import {
+  FRAME_HEADER_BYTES,
+  decodeFrameHeader,
+  decodeRecords,
+  frameChecksum,
+  storedChecksum,
+} from './format.js'
+import type { FrameHeader } from './format.js'
+
+/** Why the bytes at an offset are not a valid frame. */
+export type DamageReason = 'short' | 'header' | 'checksum' | 'records' | 'lsn'
+
+export type FrameRead =
+  | {
+      readonly kind: 'frame'
+      readonly offset: number
+      readonly header: FrameHeader
+      readonly records: Uint8Array[]
+    }
+  | { readonly kind: 'end'; readonly offset: number }
+  | { readonly kind: 'damage'; readonly offset: number; readonly reason: DamageReason }
+
+/** Sequential, windowed reads of one file whose size is fixed for the reader's life. */
+export class WindowReader {
+  readonly file: VfsFile
+  readonly size: number
+  #start = 0
+  #window: Uint8Array = new Uint8Array(0)
+
+  constructor(file: VfsFile, size: number) {
+    this.file = file
+    this.size = size
+  }
+
+  /** `length` bytes at `offset` (a view; valid until the next call). The caller checks bounds. */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const end = offset + length
+    if (offset < this.#start || end > this.#start + this.#window.length) {
+      const want = Math.min(this.size - offset, Math.max(length, walReadChunkBytes))
+      this.#window = await this.file.read(offset, want)
+      this.#start = offset
+      if (this.#window.length < length) return this.#window
+    }
+    return this.#window.subarray(offset - this.#start, end - this.#start)
+  }
+}
+
+/** Reads and checks the frame at `offset`. */
+export async function readFrameAt(
+  reader: WindowReader,
+  offset: number,
+  salt: Uint8Array,
+): Promise<FrameRead> {
+  if (offset === reader.size) return { kind: 'end', offset }
+  if (reader.size - offset < FRAME_HEADER_BYTES) return { kind: 'damage', offset, reason: 'short' }
+  const header = decodeFrameHeader(await reader.read(offset, FRAME_HEADER_BYTES))
+  if (header === undefined) return { kind: 'damage', offset, reason: 'header' }
+  const frameBytes = FRAME_HEADER_BYTES + header.payloadBytes
+  if (offset + frameBytes > reader.size) return { kind: 'damage', offset, reason: 'short' }
+  const frame = await reader.read(offset, frameBytes)
+  if (frame.length < frameBytes) return { kind: 'damage', offset, reason: 'short' }
+  if (storedChecksum(frame) !== frameChecksum(frame, salt))
+    return { kind: 'damage', offset, reason: 'checksum' }
+  const records = decodeRecords(frame, header)
+  if (records === undefined) return { kind: 'damage', offset, reason: 'records' }
+  return { kind: 'frame', offset, header, records }
+}
+
+/** What lies after damage: the valid frames found by scanning forward byte by byte. */
+export interface DamageSurvey {
+  /** The first valid frame after the damage, where reading can resume (skip-corrupt mode). */
+  readonly resume?: { readonly offset: number; readonly firstLsn: number }
+  /** The highest "synced LSN" any later valid frame carries: how far the log was durable. */
+  readonly syncedLsnMax: number
+  /** The highest LSN in any later valid frame (what a cut drops, at most). */
+  readonly lsnMax: number
+  readonly framesAfter: number
+}
+
+/**
+ * Scans forward from `offset` for valid frames whose LSNs are at least `lsnMin`, following each
+ * one found to the next. Linear in the bytes after the damage; run only when damage is found.
+ */
+export async function surveyAfterDamage(
+  reader: WindowReader,
+  offset: number,
+  salt: Uint8Array,
+  lsnMin: number,
+): Promise<DamageSurvey> {
+  let resume: DamageSurvey['resume']
+  let syncedLsnMax = 0
+  let lsnMax = 0
+  let framesAfter = 0
+  let at = offset + 1
+  while (at + FRAME_HEADER_BYTES <= reader.size) {
+    const found = await readFrameAt(reader, at, salt)
+    if (found.kind !== 'frame' || found.header.firstLsn < lsnMin) {
+      at += 1
+      continue
+    }
+    resume ??= { offset: at, firstLsn: found.header.firstLsn }
+    syncedLsnMax = Math.max(syncedLsnMax, found.header.syncedLsn)
+    lsnMax = Math.max(lsnMax, found.header.firstLsn + found.header.count - 1)
+    framesAfter += 1
+    at += FRAME_HEADER_BYTES + found.header.payloadBytes
+  }
+  return { ...(resume === undefined ? {} : { resume }), syncedLsnMax, lsnMax, framesAfter }
+}

@@ -1,0 +1,496 @@
+/**
+ * The write-ahead log. Appends are group-committed: whatever has queued while the previous batch
+ * was being written and synced goes out as one frame, one write and one fdatasync. One I/O actor
+ * (the pump) does every write, sync and rotation, in order, so "synced LSN" only ever grows and
+ * a frame is never written before the one before it is durable (under `sync: 'always'`).
+ *
+ * What a resolved promise means, per sync mode (docs/DURABILITY.md says it at length):
+ * - `always`: `append` resolves after its frame is written and fdatasync'ed.
+ * - `batch`: `append` resolves once written; an fdatasync follows within `syncIntervalMs`;
+ *   `flush()` resolves when everything appended before it is durable.
+ * - `none`: like batch without the timer; durability at `flush()`, rotation and `close()`.
+ *
+ * Failures: a failed write (ENOSPC, EIO, short write) is cut back off the file and rejects its
+ * batch and every queued append with the write's code; the log goes on once space is freed. A
+ * failed fdatasync stops the log (`LOG_FAILED`) for good: Linux may have dropped the unsaved
+ * pages and a retried fsync would lie, so nothing of that batch is ever acknowledged; reopening
+ * recovers what is truly durable.
+ */
+import { CairnError, isCairnError } from '../core/errors.js'
+import { joinPath } from '../core/paths.js'
+import type { Vfs, VfsFile } from '../core/ports.js'
+import { assert } from '../core/assert.js'
+import {
+  frameRecordsMax,
+  walBatchBytesMax,
+  walQueueBytesMax,
+  walRecordBytesMax,
+  walSegmentBytesDefault,
+  walSegmentBytesMin,
+  walSyncIntervalMsDefault,
+} from '../core/limits.js'
+import { FRAME_HEADER_BYTES, RECORD_PREFIX_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from './format.js'
+import { RECOVERY_MODES, recoverLog } from './recovery.js'
+import type { RecoveryMode, RecoveryReport, SegmentState } from './recovery.js'
+import { replaySegments } from './replay.js'
+import type { LogRecord } from './replay.js'
+import { createSegment, segmentName } from './segments.js'
+
+export const SYNC_MODES = ['always', 'batch', 'none'] as const
+export type SyncMode = (typeof SYNC_MODES)[number]
+
+export interface WalOptions {
+  readonly vfs: Vfs
+  /** The log's directory inside the Vfs. Default `'wal'`. */
+  readonly dir?: string
+  /** Default `'always'`. */
+  readonly sync?: SyncMode
+  /** A segment is sealed once the next frame would take it past this size. Default 64 MiB. */
+  readonly segmentBytes?: number
+  /** `'batch'` mode: how long written records may wait for an fdatasync. Default 50 ms. */
+  readonly syncIntervalMs?: number
+  /** How to treat damage found on open. Default `'tolerateTornTail'`. */
+  readonly recovery?: RecoveryMode
+  /** The LSN of the first record of a new, empty log. Default 1. */
+  readonly firstLsn?: number
+}
+
+export interface WalStats {
+  appends: number
+  records: number
+  batches: number
+  syncs: number
+  rotations: number
+  bytesWritten: number
+}
+
+interface AppendEntry {
+  readonly kind: 'append'
+  readonly records: readonly Uint8Array[]
+  readonly firstLsn: number
+  readonly bytes: number
+  readonly resolve: (lsns: number[]) => void
+  readonly reject: (error: unknown) => void
+}
+interface SyncEntry {
+  readonly kind: 'sync'
+  readonly resolve: () => void
+  readonly reject: (error: unknown) => void
+}
+type Entry = AppendEntry | SyncEntry
+
+function badOption(message: string): CairnError {
+  return new CairnError('BAD_OPTION', message, { op: 'wal.open' })
+}
+
+/** Opens (creating if needed) and recovers the log. See {@link Wal}. */
+export async function openWal(options: WalOptions): Promise<Wal> {
+  const sync = options.sync ?? 'always'
+  const mode = options.recovery ?? 'tolerateTornTail'
+  const segmentBytes = options.segmentBytes ?? walSegmentBytesDefault
+  const syncIntervalMs = options.syncIntervalMs ?? walSyncIntervalMsDefault
+  const firstLsn = options.firstLsn ?? 1
+  if (!SYNC_MODES.includes(sync)) throw badOption(`sync must be one of ${SYNC_MODES.join(', ')}`)
+  if (!RECOVERY_MODES.includes(mode)) throw badOption(`recovery must be one of ${RECOVERY_MODES.join(', ')}`)
+  if (!Number.isSafeInteger(segmentBytes) || segmentBytes < walSegmentBytesMin) {
+    throw badOption(`segmentBytes must be an integer >= ${String(walSegmentBytesMin)}`)
+  }
+  if (!Number.isFinite(syncIntervalMs) || syncIntervalMs < 0) throw badOption('syncIntervalMs must be >= 0')
+  if (!Number.isSafeInteger(firstLsn) || firstLsn < 1) throw badOption('firstLsn must be an integer >= 1')
+  const dir = options.dir ?? 'wal'
+  const recovered = await recoverLog(options.vfs, dir, mode, firstLsn)
+  let segments = recovered.segments
+  let active: { file: VfsFile; segment: SegmentState }
+  let endOffset = recovered.endOffset
+  const last = segments.at(-1)
+  if (last === undefined) {
+    const created = await createSegment(options.vfs, dir, recovered.nextLsn)
+    const segment = { ...created.segment, salt: created.salt }
+    segments = [segment]
+    active = { file: created.file, segment }
+    endOffset = SEGMENT_HEADER_BYTES
+  } else {
+    active = { file: await options.vfs.open(last.path, 'readWrite'), segment: last }
+  }
+  return new Wal({ vfs: options.vfs, dir, sync, mode, segmentBytes, syncIntervalMs }, segments, active, {
+    endOffset,
+    nextLsn: recovered.nextLsn,
+    report: recovered.report,
+  })
+}
+
+interface WalConfig {
+  readonly vfs: Vfs
+  readonly dir: string
+  readonly sync: SyncMode
+  readonly mode: RecoveryMode
+  readonly segmentBytes: number
+  readonly syncIntervalMs: number
+}
+
+/** An open write-ahead log. Create it with {@link openWal}. */
+export class Wal {
+  /** What recovery found and did when this log was opened. */
+  readonly recovery: RecoveryReport
+  readonly #config: WalConfig
+  #segments: SegmentState[]
+  #active: { file: VfsFile; segment: SegmentState }
+  #endOffset: number
+  #syncedEnd: number
+  #nextLsn: number
+  #writtenLsn: number
+  #syncedLsn: number
+  #queue: Entry[] = []
+  #queuedBytes = 0
+  #spaceWaiters: (() => void)[] = []
+  #pumping: Promise<void> | undefined
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #failure: CairnError | undefined
+  #closed = false
+  readonly #stats: WalStats = { appends: 0, records: 0, batches: 0, syncs: 0, rotations: 0, bytesWritten: 0 }
+
+  constructor(
+    config: WalConfig,
+    segments: SegmentState[],
+    active: { file: VfsFile; segment: SegmentState },
+    start: { endOffset: number; nextLsn: number; report: RecoveryReport },
+  ) {
+    this.#config = config
+    this.#segments = segments
+    this.#active = active
+    this.#endOffset = start.endOffset
+    this.#syncedEnd = start.endOffset
+    this.#nextLsn = start.nextLsn
+    this.#writtenLsn = start.nextLsn - 1
+    this.#syncedLsn = start.nextLsn - 1
+    this.recovery = start.report
+  }
+
+  /** The first LSN the log still holds (or the next to be written, when it holds none). */
+  get firstLsn(): number {
+    return this.#segments[0]?.baseLsn ?? this.#nextLsn
+  }
+
+  /** The last acknowledged LSN: durable under `'always'`, written under `'batch'`/`'none'`. */
+  get lastLsn(): number {
+    return this.#config.sync === 'always' ? this.#syncedLsn : this.#writtenLsn
+  }
+
+  /** The last LSN known to be on stable storage. */
+  get durableLsn(): number {
+    return this.#syncedLsn
+  }
+
+  stats(): WalStats {
+    return { ...this.#stats }
+  }
+
+  /**
+   * Appends one record and resolves with its LSN once acknowledged under the sync mode.
+   * Errors: `LIMIT_EXCEEDED` (record too large), `DISK_FULL`/`IO` (the write failed; nothing of
+   * it is in the log), `LOG_FAILED` (an fsync failed; reopen), `CLOSED`.
+   */
+  async append(record: Uint8Array): Promise<number> {
+    const [lsn] = await this.appendMany([record])
+    assert(lsn !== undefined, 'appendMany returns one LSN per record')
+    return lsn
+  }
+
+  /** Appends records atomically (one frame: all or none survive a crash); resolves with their LSNs. */
+  async appendMany(records: readonly Uint8Array[]): Promise<number[]> {
+    this.#checkUsable('wal.append')
+    if (records.length === 0) return []
+    if (records.length > frameRecordsMax) {
+      throw new CairnError('LIMIT_EXCEEDED', `at most ${String(frameRecordsMax)} records per appendMany`, {
+        op: 'wal.append',
+      })
+    }
+    let bytes = 0
+    for (const record of records) {
+      assert(record instanceof Uint8Array, 'a record must be a Uint8Array')
+      if (record.length > walRecordBytesMax) {
+        throw new CairnError(
+          'LIMIT_EXCEEDED',
+          `a record may hold at most ${String(walRecordBytesMax)} bytes`,
+          {
+            op: 'wal.append',
+          },
+        )
+      }
+      bytes += RECORD_PREFIX_BYTES + record.length
+    }
+    if (bytes > walRecordBytesMax + RECORD_PREFIX_BYTES) {
+      throw new CairnError(
+        'LIMIT_EXCEEDED',
+        `one appendMany may hold at most ${String(walRecordBytesMax)} bytes`,
+        {
+          op: 'wal.append',
+        },
+      )
+    }
+    while (this.#queuedBytes > 0 && this.#queuedBytes + bytes > walQueueBytesMax) {
+      await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve))
+      this.#checkUsable('wal.append')
+    }
+    const firstLsn = this.#nextLsn
+    this.#nextLsn += records.length
+    this.#stats.appends += 1
+    return new Promise<number[]>((resolve, reject) => {
+      this.#queue.push({ kind: 'append', records, firstLsn, bytes, resolve, reject })
+      this.#queuedBytes += bytes
+      this.#kick()
+    })
+  }
+
+  /** Resolves when every record appended before this call is on stable storage. */
+  async flush(): Promise<void> {
+    this.#checkUsable('wal.flush')
+    await new Promise<void>((resolve, reject) => {
+      this.#queue.push({ kind: 'sync', resolve, reject })
+      this.#kick()
+    })
+  }
+
+  /**
+   * The records `from <= lsn <= to` (default: the first held, and the last acknowledged when the
+   * call is made), in order, with bounded memory. `NOT_FOUND` when `from` was truncated.
+   */
+  readLog(options: { readonly from?: number; readonly to?: number } = {}): AsyncIterable<LogRecord> {
+    this.#checkUsable('wal.readLog')
+    const range = {
+      from: options.from ?? this.firstLsn,
+      to: Math.min(options.to ?? this.lastLsn, this.lastLsn),
+    }
+    return replaySegments(this.#config.vfs, [...this.#segments], range, this.#config.mode)
+  }
+
+  /**
+   * Removes whole sealed segments whose records are all below `lsn` (a checkpoint covers them);
+   * the active segment is never removed. Oldest first, so a crash midway leaves a contiguous log.
+   * Resolves with the number of segments removed, durably.
+   */
+  async truncateBefore(lsn: number): Promise<number> {
+    this.#checkUsable('wal.truncateBefore')
+    const doomed: SegmentState[] = []
+    for (let i = 0; i + 1 < this.#segments.length; i++) {
+      const next = this.#segments[i + 1]
+      const segment = this.#segments[i]
+      if (next === undefined || segment === undefined || next.baseLsn > lsn) break
+      doomed.push(segment)
+    }
+    for (const segment of doomed) {
+      await this.#config.vfs.unlink(segment.path)
+      this.#segments = this.#segments.filter((s) => s !== segment)
+    }
+    if (doomed.length > 0) await this.#config.vfs.fsyncDir(this.#config.dir)
+    return doomed.length
+  }
+
+  /** Writes and syncs everything queued, then releases the file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    if (this.#failure === undefined) await this.flush()
+    this.#closed = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    await this.#pumping
+    await this.#active.file.close()
+  }
+
+  // --- the pump: the one actor that writes, syncs and rotates ----------------------------------
+
+  #kick(): void {
+    // The pump never rejects: every failure is delivered to the entries it concerns.
+    this.#pumping ??= this.#pump().finally(() => {
+      this.#pumping = undefined
+      if (this.#queue.length > 0 && this.#failure === undefined) this.#kick()
+    })
+  }
+
+  async #pump(): Promise<void> {
+    while (this.#queue.length > 0 && this.#failure === undefined) {
+      const waiting = this.#takeSyncs()
+      if (waiting.length > 0) {
+        try {
+          await this.#syncData()
+          for (const entry of waiting) entry.resolve()
+        } catch (error) {
+          for (const entry of waiting) entry.reject(error)
+        }
+        continue
+      }
+      await this.#writeBatch(this.#takeBatch())
+    }
+  }
+
+  /** The sync requests at the head of the queue, removed from it. */
+  #takeSyncs(): SyncEntry[] {
+    const taken: SyncEntry[] = []
+    for (let head = this.#queue[0]; head?.kind === 'sync'; head = this.#queue[0]) {
+      this.#queue.shift()
+      taken.push(head)
+    }
+    return taken
+  }
+
+  #takeBatch(): AppendEntry[] {
+    const batch: AppendEntry[] = []
+    let bytes = 0
+    for (;;) {
+      const head = this.#queue[0]
+      if (head?.kind !== 'append') break
+      if (batch.length > 0 && bytes + head.bytes > walBatchBytesMax) break
+      this.#queue.shift()
+      batch.push(head)
+      bytes += head.bytes
+    }
+    this.#queuedBytes -= bytes
+    for (const wake of this.#spaceWaiters.splice(0)) wake()
+    return batch
+  }
+
+  async #writeBatch(batch: AppendEntry[]): Promise<void> {
+    const first = batch[0]
+    if (first === undefined) return
+    const records = batch.length === 1 ? first.records : batch.flatMap((entry) => entry.records)
+    const lastLsn = first.firstLsn + records.length - 1
+    try {
+      // Rotate before encoding: the frame's CRC is seeded with the salt of the segment it goes to.
+      const frameBytes = batch.reduce((sum, entry) => sum + entry.bytes, FRAME_HEADER_BYTES)
+      if (
+        this.#endOffset > SEGMENT_HEADER_BYTES &&
+        this.#endOffset + frameBytes > this.#config.segmentBytes
+      ) {
+        await this.#rotate(first.firstLsn)
+      }
+      const frame = encodeFrame(records, first.firstLsn, this.#syncedLsn, this.#active.segment.salt)
+      await this.#active.file.write(frame, this.#endOffset)
+      this.#endOffset += frame.length
+      this.#writtenLsn = lastLsn
+      this.#stats.batches += 1
+      this.#stats.records += records.length
+      this.#stats.bytesWritten += frame.length
+    } catch (error) {
+      await this.#onWriteFailure(batch, error)
+      return
+    }
+    try {
+      if (this.#config.sync === 'always') await this.#syncData()
+    } catch (error) {
+      for (const entry of batch) entry.reject(error)
+      return
+    }
+    for (const entry of batch) entry.resolve(entry.records.map((_, k) => entry.firstLsn + k))
+    if (this.#config.sync === 'batch') this.#scheduleSync()
+  }
+
+  async #syncData(): Promise<void> {
+    if (this.#syncedEnd === this.#endOffset && this.#syncedLsn === this.#writtenLsn) return
+    const lsn = this.#writtenLsn
+    const end = this.#endOffset
+    try {
+      await this.#active.file.fdatasync()
+    } catch (error) {
+      throw await this.#failStop(error)
+    }
+    this.#syncedLsn = lsn
+    this.#syncedEnd = end
+    this.#stats.syncs += 1
+  }
+
+  /** Seals the active segment (synced whole) and starts the next at `baseLsn`. */
+  async #rotate(baseLsn: number): Promise<void> {
+    await this.#syncData()
+    let created: Awaited<ReturnType<typeof createSegment>>
+    try {
+      created = await createSegment(this.#config.vfs, this.#config.dir, baseLsn)
+    } catch (error) {
+      // If an empty segment was left under its final name, frames written to the old segment
+      // would contradict it on the next open: stop rather than risk that.
+      const left = await this.#config.vfs.stat(joinPath(this.#config.dir, segmentName(baseLsn))).then(
+        () => true,
+        (statError: unknown) => !isCairnError(statError, 'NOT_FOUND'),
+      )
+      if (left) throw await this.#failStop(error)
+      throw error
+    }
+    await this.#active.file.close()
+    const segment = { ...created.segment, salt: created.salt }
+    this.#segments.push(segment)
+    this.#active = { file: created.file, segment }
+    this.#endOffset = SEGMENT_HEADER_BYTES
+    this.#syncedEnd = SEGMENT_HEADER_BYTES
+    this.#stats.rotations += 1
+  }
+
+  /** A write failed: cut its bytes back off and reject it and everything queued behind it. */
+  async #onWriteFailure(batch: AppendEntry[], error: unknown): Promise<void> {
+    if (this.#failure === undefined) {
+      try {
+        await this.#active.file.truncate(this.#endOffset)
+      } catch (truncateError) {
+        await this.#failStop(truncateError)
+      }
+    }
+    const failure = this.#failure ?? error
+    for (const entry of batch) entry.reject(failure)
+    const behind = this.#queue.filter((entry): entry is AppendEntry => entry.kind === 'append')
+    this.#queue = this.#queue.filter((entry) => entry.kind === 'sync')
+    this.#queuedBytes = 0
+    for (const entry of behind) {
+      entry.reject(
+        this.#failure ??
+          new CairnError('IO', 'an earlier append in the same queue failed, so this one was not written', {
+            op: 'wal.append',
+            path: this.#active.segment.path,
+            cause: error,
+            retryable: isCairnError(error) && error.context.retryable === true,
+          }),
+      )
+    }
+    // LSNs stay gap-free: the next append reuses the first LSN that was not written.
+    this.#nextLsn = this.#writtenLsn + 1
+    for (const wake of this.#spaceWaiters.splice(0)) wake()
+  }
+
+  /** An fsync failed: stop for good, so nothing unsaved is ever acknowledged. */
+  async #failStop(cause: unknown): Promise<CairnError> {
+    if (this.#failure !== undefined) return this.#failure
+    const failure = new CairnError('LOG_FAILED', 'an fsync of the log failed; the log has stopped', {
+      op: 'wal.sync',
+      path: this.#active.segment.path,
+      cause,
+      hint: 'reopen the log to recover what is durable',
+    })
+    this.#failure = failure
+    for (const entry of this.#queue.splice(0)) entry.reject(failure)
+    this.#queuedBytes = 0
+    for (const wake of this.#spaceWaiters.splice(0)) wake()
+    try {
+      // Drop the unsaved tail from the page cache too, so a reopen in this process reads only
+      // what is durable (after a failed fsync those pages may never reach the disk).
+      await this.#active.file.truncate(this.#syncedEnd)
+      await this.#active.file.fdatasync()
+    } catch {
+      // Ignoring is safe: the log is already stopped and says so on every call; a reopen after a
+      // restart reads the disk, which holds only what was durable.
+    }
+    return failure
+  }
+
+  #scheduleSync(): void {
+    if (this.#timer !== undefined) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      if (this.#closed || this.#failure !== undefined) return
+      this.flush().catch(() => {
+        // Observed elsewhere: a failed sync stops the log, and every later call reports it.
+      })
+    }, this.#config.syncIntervalMs)
+    this.#timer.unref()
+  }
+
+  #checkUsable(op: string): void {
+    if (this.#failure !== undefined) throw this.#failure
+    if (this.#closed) throw new CairnError('CLOSED', 'the log is closed', { op })
+  }
+}
