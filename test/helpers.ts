@@ -37,3 +37,28 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   for await (const item of iterable) out.push(item)
   return out
 }
+
+/** True when two byte arrays hold the same bytes (fast: vitest's toEqual walks them element by element). */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  return a.length === b.length && Buffer.compare(a, b) === 0
+}
+
+/** Asserts two byte arrays are equal, naming the first differing offset when they are not. */
+export function expectBytes(
+  actual: Uint8Array | undefined,
+  expected: Uint8Array | undefined,
+  label = 'bytes',
+): void {
+  if (sameBytes(actual, expected)) return
+  if (actual === undefined || expected === undefined) {
+    throw new Error(
+      `${label}: expected ${expected === undefined ? 'nothing' : 'bytes'}, got ${actual === undefined ? 'nothing' : 'bytes'}`,
+    )
+  }
+  let at = 0
+  while (at < Math.min(actual.length, expected.length) && actual[at] === expected[at]) at += 1
+  throw new Error(
+    `${label}: ${String(actual.length)} bytes where ${String(expected.length)} were expected; first difference at offset ${String(at)}`,
+  )
+}

@@ -102,7 +102,10 @@ export async function createSegment(
     if (renamed) await vfs.fsyncDir(dir)
     throw error
   }
-  return { segment: { name, path, baseLsn }, file, salt }
+  // Reopen under the final name: a handle keeps the path it was opened with, and every error the
+  // log reports from this segment must name the file that exists, not the temp name.
+  await file.close()
+  return { segment: { name, path, baseLsn }, file: await vfs.open(path, 'readWrite'), salt }
 }
 
 async function removeIfPresent(vfs: Vfs, path: string): Promise<void> {

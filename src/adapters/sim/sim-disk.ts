@@ -207,7 +207,7 @@ export class SimDisk implements Vfs {
       throw this.#error('ALREADY_EXISTS', 'file exists', 'vfs.open', path)
     }
     this.#openNodes.set(node.id, (this.#openNodes.get(node.id) ?? 0) + 1)
-    await Promise.resolve()
+    await this.settle()
     return new SimFile(this, node, path, mode !== 'read')
   }
 
@@ -233,7 +233,7 @@ export class SimDisk implements Vfs {
       to.dir.current.set(to.name, id)
       to.dir.pending.push({ kind: 'set', name: to.name, node: id })
     }
-    await Promise.resolve()
+    await this.settle()
   }
 
   async link(existing: string, target: string): Promise<void> {
@@ -243,7 +243,7 @@ export class SimDisk implements Vfs {
     if (to.dir.current.has(to.name)) throw this.#error('ALREADY_EXISTS', 'target exists', 'vfs.link', target)
     to.dir.current.set(to.name, node.id)
     to.dir.pending.push({ kind: 'set', name: to.name, node: node.id })
-    await Promise.resolve()
+    await this.settle()
   }
 
   async unlink(path: string): Promise<void> {
@@ -252,13 +252,13 @@ export class SimDisk implements Vfs {
     const { dir, name } = this.#parentDir(path, 'vfs.unlink')
     dir.current.delete(name)
     dir.pending.push({ kind: 'delete', name })
-    await Promise.resolve()
+    await this.settle()
   }
 
   async readdir(path: string): Promise<string[]> {
     this.#failOn(this.begin('readdir', path), 'readdir', path)
     const dir = this.#lookupDir(path, 'vfs.readdir')
-    await Promise.resolve()
+    await this.settle()
     return [...dir.current.keys()]
   }
 
@@ -288,7 +288,7 @@ export class SimDisk implements Vfs {
       dir.pending.push({ kind: 'set', name, node: created.id })
       dir = created
     }
-    await Promise.resolve()
+    await this.settle()
   }
 
   async rmdir(path: string): Promise<void> {
@@ -298,7 +298,7 @@ export class SimDisk implements Vfs {
     const { dir, name } = this.#parentDir(path, 'vfs.rmdir')
     dir.current.delete(name)
     dir.pending.push({ kind: 'delete', name })
-    await Promise.resolve()
+    await this.settle()
   }
 
   async fsyncDir(path: string): Promise<void> {
@@ -309,7 +309,7 @@ export class SimDisk implements Vfs {
       throw this.#error('IO', 'injected EIO on fsync of a directory', 'vfs.fsyncDir', path)
     }
     syncDir(dir)
-    await Promise.resolve()
+    await this.settle()
   }
 
   async stat(path: string): Promise<VfsStat> {
@@ -317,7 +317,7 @@ export class SimDisk implements Vfs {
     const id = this.#resolve(path)
     const node = id === undefined ? undefined : this.#nodes.get(id)
     if (node === undefined) throw this.#error('NOT_FOUND', 'no such path', 'vfs.stat', path)
-    await Promise.resolve()
+    await this.settle()
     return node.kind === 'file'
       ? { kind: 'file', size: node.current.size, mtimeMs: node.mtimeMs }
       : { kind: 'directory', size: 0, mtimeMs: node.mtimeMs }
@@ -340,6 +340,16 @@ export class SimDisk implements Vfs {
     this.#trace.push(line)
     if (this.#trace.length > this.#traceMax * 2) this.#trace.splice(0, this.#trace.length - this.#traceMax)
     return fault
+  }
+
+  /**
+   * Ends an I/O call. Every call resolves as a microtask, which would let a runaway async loop
+   * over the disk starve timers (and a test's timeout) forever; every 256th call yields to the
+   * event loop instead, so such a bug fails as a timeout rather than hanging.
+   */
+  async settle(): Promise<void> {
+    if (this.#ioCount % 256 === 0) await new Promise((resolve) => setImmediate(resolve))
+    else await Promise.resolve()
   }
 
   /** Bytes a file may still grow by under the space budget. */

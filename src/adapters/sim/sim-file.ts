@@ -28,7 +28,7 @@ export class SimFile implements VfsFile {
       const at = this.#disk.rng.int(data.length)
       data[at] = (data[at] ?? 0) ^ (1 << this.#disk.rng.int(8))
     }
-    await Promise.resolve()
+    await this.#disk.settle()
     return data
   }
 
@@ -58,7 +58,7 @@ export class SimFile implements VfsFile {
     const target =
       fault === 'misdirect' ? position + this.#disk.sectorBytes * (1 + this.#disk.rng.int(4)) : position
     this.#apply(data, target)
-    await Promise.resolve()
+    await this.#disk.settle()
   }
 
   async append(data: Uint8Array): Promise<number> {
@@ -70,7 +70,7 @@ export class SimFile implements VfsFile {
   async size(): Promise<number> {
     const fault = this.#begin('size')
     if (fault === 'EIO') throw this.#disk.error('IO', 'injected EIO on size', 'vfs.size', this.path)
-    await Promise.resolve()
+    await this.#disk.settle()
     return this.#node.current.size
   }
 
@@ -84,19 +84,19 @@ export class SimFile implements VfsFile {
     this.#node.current.truncate(size)
     this.#node.pending.push({ kind: 'truncate', size })
     this.#node.mtimeMs = this.#disk.ioCount
-    await Promise.resolve()
+    await this.#disk.settle()
   }
 
   async fdatasync(): Promise<void> {
     const fault = this.#begin('fdatasync')
     this.#disk.syncFileNode(this.#node, 'fdatasync', this.path, fault)
-    await Promise.resolve()
+    await this.#disk.settle()
   }
 
   async fsync(): Promise<void> {
     const fault = this.#begin('fsync')
     this.#disk.syncFileNode(this.#node, 'fsync', this.path, fault)
-    await Promise.resolve()
+    await this.#disk.settle()
   }
 
   async close(): Promise<void> {
@@ -106,7 +106,7 @@ export class SimFile implements VfsFile {
     // After power loss there is nothing left to close; throwing here would only hide the error
     // that made the caller close. Otherwise a close counts as an I/O index (a crash point).
     if (!this.#disk.halted) this.#disk.begin('close', this.path)
-    await Promise.resolve()
+    await this.#disk.settle()
   }
 
   #begin(op: 'read' | 'write' | 'size' | 'truncate' | 'fdatasync' | 'fsync', detail?: string) {
