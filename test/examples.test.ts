@@ -17,4 +17,19 @@ describe('examples', () => {
     }
     expect(lines.join('\n')).toContain('power lost as this call started')
   })
+
+  it('examples/wal.ts (the README log example) replays the six records it appended', async () => {
+    const lines: string[] = []
+    const spy = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+      lines.push(args.map(String).join(' '))
+    })
+    try {
+      await import('../examples/wal.js')
+    } finally {
+      spy.mockRestore()
+    }
+    expect(lines[0]).toBe('recovered LSNs 1 .. 6')
+    expect(lines.slice(1).map((l) => l.split(' ')[0])).toEqual(['1', '2', '3', '4', '5', '6'])
+    expect(lines.at(-1)).toBe('6 {"op":"put","key":"hp","value":90}')
+  })
 })
