@@ -32,7 +32,8 @@ export const walSegmentBytesDefault: number = 64 * 1024 * 1024
 export const walSegmentBytesMin: number = 4096
 /** How long 'batch' sync mode lets appended records wait before an fdatasync, by default. */
 export const walSyncIntervalMsDefault: number = 50
-/** How many bytes recovery and replay read from a segment at a time. */
+/** How many bytes recovery and replay read from a segment at a time. 1 MiB measured faster than
+ * 4 MiB here: a fresh zeroed window costs more than re-reading a frame that straddles one. */
 export const walReadChunkBytes: number = 1024 * 1024
 
 assert(walBatchBytesMax <= walQueueBytesMax, 'a batch must fit in the queue')

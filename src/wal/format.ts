@@ -79,26 +79,35 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeader | HeaderPr
   return { version, baseLsn: readU64(view, 16), salt: bytes.slice(24, 32) }
 }
 
-/** Encodes records into one frame. */
+/**
+ * Encodes records into one frame. They come as groups (one per append of the batch) so a batch
+ * needs no flattening; the frame is the groups' records in order.
+ */
 export function encodeFrame(
-  records: readonly Uint8Array[],
+  groups: readonly (readonly Uint8Array[])[],
   firstLsn: number,
   syncedLsn: number,
   salt: Uint8Array,
 ): Uint8Array {
   let payloadBytes = 0
-  for (const record of records) payloadBytes += RECORD_PREFIX_BYTES + record.length
+  let count = 0
+  for (const group of groups) {
+    count += group.length
+    for (const record of group) payloadBytes += RECORD_PREFIX_BYTES + record.length
+  }
   const frame = new Uint8Array(FRAME_HEADER_BYTES + payloadBytes)
   const view = new DataView(frame.buffer)
   view.setUint32(4, payloadBytes, true)
   writeU64(view, 8, firstLsn)
   writeU64(view, 16, syncedLsn)
-  view.setUint32(24, records.length, true)
+  view.setUint32(24, count, true)
   let at = FRAME_HEADER_BYTES
-  for (const record of records) {
-    view.setUint32(at, record.length, true)
-    frame.set(record, at + RECORD_PREFIX_BYTES)
-    at += RECORD_PREFIX_BYTES + record.length
+  for (const group of groups) {
+    for (const record of group) {
+      view.setUint32(at, record.length, true)
+      frame.set(record, at + RECORD_PREFIX_BYTES)
+      at += RECORD_PREFIX_BYTES + record.length
+    }
   }
   view.setUint32(0, frameChecksum(frame, salt), true)
   return frame

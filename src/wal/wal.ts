@@ -69,7 +69,8 @@ interface AppendEntry {
   readonly records: readonly Uint8Array[]
   readonly firstLsn: number
   readonly bytes: number
-  readonly resolve: (lsns: number[]) => void
+  /** Called with the first record's LSN once the entry is acknowledged. */
+  readonly resolve: (firstLsn: number) => void
   readonly reject: (error: unknown) => void
 }
 interface SyncEntry {
@@ -78,6 +79,38 @@ interface SyncEntry {
   readonly reject: (error: unknown) => void
 }
 type Entry = AppendEntry | SyncEntry
+
+/**
+ * The payload bytes of records, checked against the limits before anything is queued.
+ * Throws `LIMIT_EXCEEDED`; a non-Uint8Array record is a bug (AssertionError).
+ */
+function measureRecords(records: readonly Uint8Array[]): number {
+  if (records.length > frameRecordsMax) {
+    throw new CairnError('LIMIT_EXCEEDED', `at most ${String(frameRecordsMax)} records per appendMany`, {
+      op: 'wal.append',
+    })
+  }
+  let bytes = 0
+  for (const record of records) {
+    assert(record instanceof Uint8Array, 'a record must be a Uint8Array')
+    if (record.length > walRecordBytesMax) {
+      throw new CairnError('LIMIT_EXCEEDED', `a record may hold at most ${String(walRecordBytesMax)} bytes`, {
+        op: 'wal.append',
+      })
+    }
+    bytes += RECORD_PREFIX_BYTES + record.length
+  }
+  if (bytes > walRecordBytesMax + RECORD_PREFIX_BYTES) {
+    throw new CairnError(
+      'LIMIT_EXCEEDED',
+      `one appendMany may hold at most ${String(walRecordBytesMax)} bytes`,
+      {
+        op: 'wal.append',
+      },
+    )
+  }
+  return bytes
+}
 
 function badOption(message: string): CairnError {
   return new CairnError('BAD_OPTION', message, { op: 'wal.open' })
@@ -145,6 +178,7 @@ export class Wal {
   #spaceWaiters: (() => void)[] = []
   #pumping: Promise<void> | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
+  #lastBatchEntries = 0
   #failure: CairnError | undefined
   #closed = false
   readonly #stats: WalStats = { appends: 0, records: 0, batches: 0, syncs: 0, rotations: 0, bytesWritten: 0 }
@@ -190,52 +224,48 @@ export class Wal {
    * Errors: `LIMIT_EXCEEDED` (record too large), `DISK_FULL`/`IO` (the write failed; nothing of
    * it is in the log), `LOG_FAILED` (an fsync failed; reopen), `CLOSED`.
    */
-  async append(record: Uint8Array): Promise<number> {
-    const [lsn] = await this.appendMany([record])
-    assert(lsn !== undefined, 'appendMany returns one LSN per record')
-    return lsn
+  append(record: Uint8Array): Promise<number> {
+    return this.#enqueue([record])
   }
 
   /** Appends records atomically (one frame: all or none survive a crash); resolves with their LSNs. */
   async appendMany(records: readonly Uint8Array[]): Promise<number[]> {
-    this.#checkUsable('wal.append')
-    if (records.length === 0) return []
-    if (records.length > frameRecordsMax) {
-      throw new CairnError('LIMIT_EXCEEDED', `at most ${String(frameRecordsMax)} records per appendMany`, {
-        op: 'wal.append',
-      })
+    if (records.length === 0) {
+      this.#checkUsable('wal.append')
+      return []
     }
-    let bytes = 0
-    for (const record of records) {
-      assert(record instanceof Uint8Array, 'a record must be a Uint8Array')
-      if (record.length > walRecordBytesMax) {
-        throw new CairnError(
-          'LIMIT_EXCEEDED',
-          `a record may hold at most ${String(walRecordBytesMax)} bytes`,
-          {
-            op: 'wal.append',
-          },
-        )
+    const firstLsn = await this.#enqueue(records)
+    return records.map((_, k) => firstLsn + k)
+  }
+
+  /** Checks and queues records; resolves with the first one's LSN once acknowledged. */
+  #enqueue(records: readonly Uint8Array[]): Promise<number> {
+    try {
+      this.#checkUsable('wal.append')
+      const bytes = measureRecords(records)
+      if (this.#queuedBytes > 0 && this.#queuedBytes + bytes > walQueueBytesMax) {
+        return this.#enqueueWhenRoom(records, bytes)
       }
-      bytes += RECORD_PREFIX_BYTES + record.length
+      return this.#push(records, bytes)
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
     }
-    if (bytes > walRecordBytesMax + RECORD_PREFIX_BYTES) {
-      throw new CairnError(
-        'LIMIT_EXCEEDED',
-        `one appendMany may hold at most ${String(walRecordBytesMax)} bytes`,
-        {
-          op: 'wal.append',
-        },
-      )
-    }
+  }
+
+  /** Back-pressure: waits while the queue is full, then queues. */
+  async #enqueueWhenRoom(records: readonly Uint8Array[], bytes: number): Promise<number> {
     while (this.#queuedBytes > 0 && this.#queuedBytes + bytes > walQueueBytesMax) {
       await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve))
       this.#checkUsable('wal.append')
     }
+    return this.#push(records, bytes)
+  }
+
+  #push(records: readonly Uint8Array[], bytes: number): Promise<number> {
     const firstLsn = this.#nextLsn
     this.#nextLsn += records.length
     this.#stats.appends += 1
-    return new Promise<number[]>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       this.#queue.push({ kind: 'append', records, firstLsn, bytes, resolve, reject })
       this.#queuedBytes += bytes
       this.#kick()
@@ -318,7 +348,14 @@ export class Wal {
         }
         continue
       }
-      await this.#writeBatch(this.#takeBatch())
+      if (this.#lastBatchEntries > 1) {
+        // Several appenders are at work: give the ones just acknowledged one turn of the event
+        // loop to queue their next appends, so the next batch carries all of them.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      const batch = this.#takeBatch()
+      this.#lastBatchEntries = batch.length
+      await this.#writeBatch(batch)
     }
   }
 
@@ -351,8 +388,8 @@ export class Wal {
   async #writeBatch(batch: AppendEntry[]): Promise<void> {
     const first = batch[0]
     if (first === undefined) return
-    const records = batch.length === 1 ? first.records : batch.flatMap((entry) => entry.records)
-    const lastLsn = first.firstLsn + records.length - 1
+    const last = batch[batch.length - 1] ?? first
+    const lastLsn = last.firstLsn + last.records.length - 1
     try {
       // Rotate before encoding: the frame's CRC is seeded with the salt of the segment it goes to.
       const frameBytes = batch.reduce((sum, entry) => sum + entry.bytes, FRAME_HEADER_BYTES)
@@ -362,12 +399,17 @@ export class Wal {
       ) {
         await this.#rotate(first.firstLsn)
       }
-      const frame = encodeFrame(records, first.firstLsn, this.#syncedLsn, this.#active.segment.salt)
+      const frame = encodeFrame(
+        batch.map((entry) => entry.records),
+        first.firstLsn,
+        this.#syncedLsn,
+        this.#active.segment.salt,
+      )
       await this.#active.file.write(frame, this.#endOffset)
       this.#endOffset += frame.length
       this.#writtenLsn = lastLsn
       this.#stats.batches += 1
-      this.#stats.records += records.length
+      this.#stats.records += lastLsn - first.firstLsn + 1
       this.#stats.bytesWritten += frame.length
     } catch (error) {
       await this.#onWriteFailure(batch, error)
@@ -379,7 +421,7 @@ export class Wal {
       for (const entry of batch) entry.reject(error)
       return
     }
-    for (const entry of batch) entry.resolve(entry.records.map((_, k) => entry.firstLsn + k))
+    for (const entry of batch) entry.resolve(entry.firstLsn)
     if (this.#config.sync === 'batch') this.#scheduleSync()
   }
 

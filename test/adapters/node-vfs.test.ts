@@ -4,13 +4,15 @@ import { describeVfsContract } from '../contract/vfs-contract.js'
 import { describeBlobStoreContract } from '../contract/blob-store-contract.js'
 import { makeTempDir } from '../helpers.js'
 
-describeVfsContract('node', async () => {
-  const { dir, cleanup } = await makeTempDir()
-  return { vfs: createNodeVfs({ root: dir }), cleanup }
-})
+for (const io of ['sync', 'async'] as const) {
+  describeVfsContract(`node (io: ${io})`, async () => {
+    const { dir, cleanup } = await makeTempDir()
+    return { vfs: createNodeVfs({ root: dir, io }), cleanup }
+  })
 
-describeBlobStoreContract('fs over node', async () => {
-  const { dir, cleanup } = await makeTempDir()
-  const store = await createFsBlobStore({ vfs: createNodeVfs({ root: dir }), root: 'objects' })
-  return { store, cleanup }
-})
+  describeBlobStoreContract(`fs over node (io: ${io})`, async () => {
+    const { dir, cleanup } = await makeTempDir()
+    const store = await createFsBlobStore({ vfs: createNodeVfs({ root: dir, io }), root: 'objects' })
+    return { store, cleanup }
+  })
+}

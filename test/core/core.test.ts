@@ -4,7 +4,7 @@ import { CAIRN_ERROR_CODES, CairnError, isCairnError } from '../../src/core/erro
 import { parseChunkId, parseCheckpointId, parseLsn, parsePackId, shortId } from '../../src/core/ids.js'
 import { baseName, joinPath, parentOf, parseKey } from '../../src/core/paths.js'
 import { AssertionError, assert } from '../../src/core/assert.js'
-import { translateFsError } from '../../src/adapters/node/node-vfs.js'
+import { translateFsError } from '../../src/adapters/node/fs-errors.js'
 
 const HEX = 'ab'.repeat(32)
 
