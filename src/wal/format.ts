@@ -18,7 +18,9 @@
  * tell a torn tail (damage nobody was told was durable) from corruption (damage to a frame that
  * a later frame says was already durable).
  */
+import { assert } from '../core/assert.js'
 import { crc32c } from '../core/crc32c.js'
+import { CairnError } from '../core/errors.js'
 import { frameRecordsMax, walRecordBytesMax } from '../core/limits.js'
 
 export const SEGMENT_MAGIC = 'CAIRNWAL'
@@ -163,4 +165,36 @@ export function decodeRecords(frame: Uint8Array, header: FrameHeader): Uint8Arra
     at += length
   }
   return at === end ? records : undefined
+}
+
+/**
+ * The payload bytes of records, checked against the limits before anything is queued.
+ * Throws `LIMIT_EXCEEDED`; a non-Uint8Array record is a bug (AssertionError).
+ */
+export function measureRecords(records: readonly Uint8Array[]): number {
+  if (records.length > frameRecordsMax) {
+    throw new CairnError('LIMIT_EXCEEDED', `at most ${String(frameRecordsMax)} records per appendMany`, {
+      op: 'wal.append',
+    })
+  }
+  let bytes = 0
+  for (const record of records) {
+    assert(record instanceof Uint8Array, 'a record must be a Uint8Array')
+    if (record.length > walRecordBytesMax) {
+      throw new CairnError('LIMIT_EXCEEDED', `a record may hold at most ${String(walRecordBytesMax)} bytes`, {
+        op: 'wal.append',
+      })
+    }
+    bytes += RECORD_PREFIX_BYTES + record.length
+  }
+  if (bytes > walRecordBytesMax + RECORD_PREFIX_BYTES) {
+    throw new CairnError(
+      'LIMIT_EXCEEDED',
+      `one appendMany may hold at most ${String(walRecordBytesMax)} bytes`,
+      {
+        op: 'wal.append',
+      },
+    )
+  }
+  return bytes
 }

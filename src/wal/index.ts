@@ -6,8 +6,10 @@
  * frames, named by its first LSN; the *active* segment is the last one, the only one written to;
  * the others are *sealed*. See wal.ts for durability, recovery.ts for what happens after a crash.
  */
-export { openWal, Wal, SYNC_MODES } from './wal.js'
-export type { WalOptions, WalStats, SyncMode } from './wal.js'
+export { openWal, Wal } from './wal.js'
+export type { WalStats } from './wal.js'
+export { SYNC_MODES } from './options.js'
+export type { WalOptions, SyncMode } from './options.js'
 export { RECOVERY_MODES } from './recovery.js'
 export type { RecoveryMode, RecoveryReport } from './recovery.js'
 export type { LogRecord } from './replay.js'

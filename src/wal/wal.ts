@@ -18,42 +18,16 @@
  */
 import { CairnError, isCairnError } from '../core/errors.js'
 import { joinPath } from '../core/paths.js'
-import type { Vfs, VfsFile } from '../core/ports.js'
-import { assert } from '../core/assert.js'
-import {
-  frameRecordsMax,
-  walBatchBytesMax,
-  walQueueBytesMax,
-  walRecordBytesMax,
-  walSegmentBytesDefault,
-  walSegmentBytesMin,
-  walSyncIntervalMsDefault,
-} from '../core/limits.js'
-import { FRAME_HEADER_BYTES, RECORD_PREFIX_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from './format.js'
-import { RECOVERY_MODES, recoverLog } from './recovery.js'
-import type { RecoveryMode, RecoveryReport, SegmentState } from './recovery.js'
+import type { VfsFile } from '../core/ports.js'
+import { walBatchBytesMax, walQueueBytesMax } from '../core/limits.js'
+import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame, measureRecords } from './format.js'
+import { parseWalOptions } from './options.js'
+import type { WalConfig, WalOptions } from './options.js'
+import { recoverLog } from './recovery.js'
+import type { RecoveryReport, SegmentState } from './recovery.js'
 import { replaySegments } from './replay.js'
 import type { LogRecord } from './replay.js'
 import { createSegment, segmentName } from './segments.js'
-
-export const SYNC_MODES = ['always', 'batch', 'none'] as const
-export type SyncMode = (typeof SYNC_MODES)[number]
-
-export interface WalOptions {
-  readonly vfs: Vfs
-  /** The log's directory inside the Vfs. Default `'wal'`. */
-  readonly dir?: string
-  /** Default `'always'`. */
-  readonly sync?: SyncMode
-  /** A segment is sealed once the next frame would take it past this size. Default 64 MiB. */
-  readonly segmentBytes?: number
-  /** `'batch'` mode: how long written records may wait for an fdatasync. Default 50 ms. */
-  readonly syncIntervalMs?: number
-  /** How to treat damage found on open. Default `'tolerateTornTail'`. */
-  readonly recovery?: RecoveryMode
-  /** The LSN of the first record of a new, empty log. Default 1. */
-  readonly firstLsn?: number
-}
 
 export interface WalStats {
   appends: number
@@ -80,58 +54,11 @@ interface SyncEntry {
 }
 type Entry = AppendEntry | SyncEntry
 
-/**
- * The payload bytes of records, checked against the limits before anything is queued.
- * Throws `LIMIT_EXCEEDED`; a non-Uint8Array record is a bug (AssertionError).
- */
-function measureRecords(records: readonly Uint8Array[]): number {
-  if (records.length > frameRecordsMax) {
-    throw new CairnError('LIMIT_EXCEEDED', `at most ${String(frameRecordsMax)} records per appendMany`, {
-      op: 'wal.append',
-    })
-  }
-  let bytes = 0
-  for (const record of records) {
-    assert(record instanceof Uint8Array, 'a record must be a Uint8Array')
-    if (record.length > walRecordBytesMax) {
-      throw new CairnError('LIMIT_EXCEEDED', `a record may hold at most ${String(walRecordBytesMax)} bytes`, {
-        op: 'wal.append',
-      })
-    }
-    bytes += RECORD_PREFIX_BYTES + record.length
-  }
-  if (bytes > walRecordBytesMax + RECORD_PREFIX_BYTES) {
-    throw new CairnError(
-      'LIMIT_EXCEEDED',
-      `one appendMany may hold at most ${String(walRecordBytesMax)} bytes`,
-      {
-        op: 'wal.append',
-      },
-    )
-  }
-  return bytes
-}
-
-function badOption(message: string): CairnError {
-  return new CairnError('BAD_OPTION', message, { op: 'wal.open' })
-}
-
 /** Opens (creating if needed) and recovers the log. See {@link Wal}. */
 export async function openWal(options: WalOptions): Promise<Wal> {
-  const sync = options.sync ?? 'always'
-  const mode = options.recovery ?? 'tolerateTornTail'
-  const segmentBytes = options.segmentBytes ?? walSegmentBytesDefault
-  const syncIntervalMs = options.syncIntervalMs ?? walSyncIntervalMsDefault
-  const firstLsn = options.firstLsn ?? 1
-  if (!SYNC_MODES.includes(sync)) throw badOption(`sync must be one of ${SYNC_MODES.join(', ')}`)
-  if (!RECOVERY_MODES.includes(mode)) throw badOption(`recovery must be one of ${RECOVERY_MODES.join(', ')}`)
-  if (!Number.isSafeInteger(segmentBytes) || segmentBytes < walSegmentBytesMin) {
-    throw badOption(`segmentBytes must be an integer >= ${String(walSegmentBytesMin)}`)
-  }
-  if (!Number.isFinite(syncIntervalMs) || syncIntervalMs < 0) throw badOption('syncIntervalMs must be >= 0')
-  if (!Number.isSafeInteger(firstLsn) || firstLsn < 1) throw badOption('firstLsn must be an integer >= 1')
-  const dir = options.dir ?? 'wal'
-  const recovered = await recoverLog(options.vfs, dir, mode, firstLsn)
+  const { config, firstLsn } = parseWalOptions(options)
+  const { dir } = config
+  const recovered = await recoverLog(options.vfs, dir, config.mode, firstLsn)
   let segments = recovered.segments
   let active: { file: VfsFile; segment: SegmentState }
   let endOffset = recovered.endOffset
@@ -145,20 +72,11 @@ export async function openWal(options: WalOptions): Promise<Wal> {
   } else {
     active = { file: await options.vfs.open(last.path, 'readWrite'), segment: last }
   }
-  return new Wal({ vfs: options.vfs, dir, sync, mode, segmentBytes, syncIntervalMs }, segments, active, {
+  return new Wal(config, segments, active, {
     endOffset,
     nextLsn: recovered.nextLsn,
     report: recovered.report,
   })
-}
-
-interface WalConfig {
-  readonly vfs: Vfs
-  readonly dir: string
-  readonly sync: SyncMode
-  readonly mode: RecoveryMode
-  readonly segmentBytes: number
-  readonly syncIntervalMs: number
 }
 
 /** An open write-ahead log. Create it with {@link openWal}. */
@@ -361,28 +279,24 @@ export class Wal {
 
   /** The sync requests at the head of the queue, removed from it. */
   #takeSyncs(): SyncEntry[] {
-    const taken: SyncEntry[] = []
-    for (let head = this.#queue[0]; head?.kind === 'sync'; head = this.#queue[0]) {
-      this.#queue.shift()
-      taken.push(head)
-    }
-    return taken
+    let count = 0
+    while (this.#queue[count]?.kind === 'sync') count += 1
+    // One splice rather than a shift per entry: the queue can hold many thousands of appends.
+    return this.#queue.splice(0, count) as SyncEntry[]
   }
 
+  /** The appends at the head of the queue, up to a batch's worth of bytes, removed from it. */
   #takeBatch(): AppendEntry[] {
-    const batch: AppendEntry[] = []
+    let count = 0
     let bytes = 0
-    for (;;) {
-      const head = this.#queue[0]
-      if (head?.kind !== 'append') break
-      if (batch.length > 0 && bytes + head.bytes > walBatchBytesMax) break
-      this.#queue.shift()
-      batch.push(head)
+    for (let head = this.#queue[0]; head?.kind === 'append'; head = this.#queue[count]) {
+      if (count > 0 && bytes + head.bytes > walBatchBytesMax) break
       bytes += head.bytes
+      count += 1
     }
     this.#queuedBytes -= bytes
     for (const wake of this.#spaceWaiters.splice(0)) wake()
-    return batch
+    return this.#queue.splice(0, count) as AppendEntry[]
   }
 
   async #writeBatch(batch: AppendEntry[]): Promise<void> {
