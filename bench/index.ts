@@ -1,0 +1,103 @@
+/**
+ * The bench runner: `npm run bench [-- [--full] [name ...]]`.
+ *
+ * Runs every bench/*.bench.ts whose name contains one of the given names (all when none is
+ * given), one after another. Each exports `run(options: { full: boolean }): Promise<BenchResult>`;
+ * the runner prints its tables with the machine and the command that reproduces them, and
+ * writes the raw figures to bench/results/<name>.json.
+ */
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { BenchFn, BenchOptions, BenchResult } from './lib.js'
+import {
+  formatMachine,
+  formatTable,
+  machineInfo,
+  measureContention,
+  reproduceCommand,
+  resultPath,
+} from './lib.js'
+
+const SUFFIX = '.bench.ts'
+
+const USAGE = `usage: npm run bench [-- [--full] [name ...]]
+
+  --full   long figures (minutes); the default is a quick run
+  name     run only the benches whose name contains it (e.g. \`wal\`)`
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE)
+    return 0
+  }
+  const unknown = argv.filter((a) => a.startsWith('-') && a !== '--full')
+  if (unknown.length > 0) {
+    console.error(`unknown option ${unknown.join(' ')}\n\n${USAGE}`)
+    return 2
+  }
+  const options: BenchOptions = { full: argv.includes('--full') }
+  const filters = argv.filter((a) => !a.startsWith('-'))
+
+  const all = (await readdir(import.meta.dirname))
+    .filter((f) => f.endsWith(SUFFIX))
+    .map((f) => f.slice(0, -SUFFIX.length))
+    .sort()
+  const chosen = filters.length === 0 ? all : all.filter((name) => filters.some((f) => name.includes(f)))
+  if (chosen.length === 0) {
+    console.error(`no bench matches ${filters.join(', ')}; there are: ${all.join(', ')}`)
+    return 2
+  }
+
+  let failed = 0
+  for (const name of chosen) {
+    const started = performance.now()
+    console.log(`\n## bench ${name}${options.full ? ' (--full)' : ' (quick; --full for long figures)'}\n`)
+    try {
+      const mod = (await import(pathToFileURL(join(import.meta.dirname, name + SUFFIX)).href)) as {
+        run?: unknown
+      }
+      if (typeof mod.run !== 'function') throw new Error(`${name}${SUFFIX} does not export run()`)
+      const machine = machineInfo()
+      const { result, othersShare } = await measureContention(() => (mod.run as BenchFn)(options))
+      const seconds = (performance.now() - started) / 1000
+      const command = reproduceCommand(name, options)
+      console.log(report(result, formatMachine(machine), command, seconds, othersShare))
+      const path = resultPath(name)
+      await mkdir(dirname(path), { recursive: true })
+      const json = { ...result, machine, command, options, seconds, othersCpuShare: othersShare }
+      await writeFile(path, JSON.stringify(json, null, 2) + '\n')
+      console.log(`\nraw figures: ${path}`)
+    } catch (error) {
+      failed++
+      console.error(`bench ${name} failed:`, error)
+    }
+  }
+  return failed === 0 ? 0 : 1
+}
+
+function report(
+  result: BenchResult,
+  machine: string,
+  command: string,
+  seconds: number,
+  othersShare: number,
+): string {
+  const share = Number.isFinite(othersShare) ? `${(othersShare * 100).toFixed(0)}%` : 'unknown'
+  const contention =
+    othersShare > 0.1
+      ? `WARNING: other processes used ${share} of the machine's CPU during this bench: ` +
+        'its figures are contended; rerun on a quiet machine'
+      : `other processes used ${share} of the machine's CPU during this bench`
+  const parts = [
+    result.summary,
+    `machine: ${machine}`,
+    contention,
+    `reproduce: ${command}   (took ${seconds.toFixed(0)} s)`,
+  ]
+  for (const table of result.tables) parts.push('', formatTable(table), '', `reproduce: ${command}`)
+  if (result.notes.length > 0) parts.push('', 'notes:', ...result.notes.map((n) => `- ${n}`))
+  return parts.join('\n')
+}
+
+process.exitCode = await main(process.argv.slice(2))
