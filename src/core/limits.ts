@@ -51,3 +51,9 @@ export const walPreallocateBytes: number = 1024 * 1024
 export const walPreallocateFrameBytesMax: number = 64 * 1024
 
 assert(walPreallocateFrameBytesMax <= walPreallocateBytes, 'a preallocated step holds a small frame')
+
+/** The smallest and largest chunk sizes the chunker accepts as parameters. */
+export const chunkBytesMin: number = 64
+export const chunkBytesMax: number = 16 * 1024 * 1024
+
+assert(chunkBytesMin < chunkBytesMax, 'chunk size bounds are ordered')
