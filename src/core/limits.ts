@@ -57,3 +57,6 @@ export const chunkBytesMin: number = 64
 export const chunkBytesMax: number = 16 * 1024 * 1024
 
 assert(chunkBytesMin < chunkBytesMax, 'chunk size bounds are ordered')
+
+/** The most chunks one pack may list (a 16 MiB pack of 64-byte chunks would hold 262,144). */
+export const packChunksMax: number = 1 << 20

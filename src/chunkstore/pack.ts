@@ -1,0 +1,157 @@
+/**
+ * Packs: many stored chunks in one immutable object, with a footer that lists them, so the index
+ * can always be rebuilt from the packs alone (docs/FORMAT.md).
+ *
+ *   [stored chunk 0][stored chunk 1]…[footer: one 41-byte entry per chunk][trailer: 24 bytes]
+ *
+ * Entry: chunk id (32 bytes, BLAKE3-256), codec (u8), stored length (u32), raw length (u32).
+ * Offsets are not stored: chunk i starts where chunk i-1 ends, so no entry can point outside the
+ * data or overlap another. Trailer: magic "CAIRNPAK", version u16, reserved u16, chunk count u32,
+ * CRC-32C of the footer u32, footer bytes u32. Everything is checked against the pack's size and
+ * the limits before anything is allocated: a lying pack is `CORRUPT_OBJECT`, never an out-of-memory.
+ */
+import { crc32c } from '../core/crc32c.js'
+import { CairnError } from '../core/errors.js'
+import type { ChunkId } from '../core/ids.js'
+import { chunkBytesMax, packChunksMax } from '../core/limits.js'
+import type { Codec, StoredChunk } from './codec.js'
+import { CODEC_DEFLATE, CODEC_RAW } from './codec.js'
+
+export const PACK_MAGIC = 'CAIRNPAK'
+export const PACK_VERSION = 1
+export const PACK_TRAILER_BYTES = 24
+export const PACK_ENTRY_BYTES = 41
+
+const MAGIC = new TextEncoder().encode(PACK_MAGIC)
+
+/** One chunk of a pack, where it lies and how it is stored. */
+export interface PackEntry {
+  readonly id: ChunkId
+  readonly codec: Codec
+  readonly offset: number
+  readonly storedLength: number
+  readonly rawLength: number
+}
+
+/** Builds a pack in memory. Pure: the caller puts the sealed bytes where they belong. */
+export class PackBuilder {
+  readonly #parts: Uint8Array[] = []
+  readonly #entries: PackEntry[] = []
+  #bytes = 0
+
+  /** Bytes of chunk data added so far. */
+  get dataBytes(): number {
+    return this.#bytes
+  }
+
+  get chunkCount(): number {
+    return this.#entries.length
+  }
+
+  add(id: ChunkId, rawLength: number, stored: StoredChunk): PackEntry {
+    const entry: PackEntry = {
+      id,
+      codec: stored.codec,
+      offset: this.#bytes,
+      storedLength: stored.bytes.length,
+      rawLength,
+    }
+    this.#parts.push(stored.bytes)
+    this.#entries.push(entry)
+    this.#bytes += stored.bytes.length
+    return entry
+  }
+
+  /** The pack's bytes and its entries. */
+  seal(): { bytes: Uint8Array; entries: readonly PackEntry[] } {
+    const count = this.#entries.length
+    const footerBytes = count * PACK_ENTRY_BYTES
+    const pack = new Uint8Array(this.#bytes + footerBytes + PACK_TRAILER_BYTES)
+    let at = 0
+    for (const part of this.#parts) {
+      pack.set(part, at)
+      at += part.length
+    }
+    const view = new DataView(pack.buffer)
+    for (const entry of this.#entries) {
+      pack.set(Buffer.from(entry.id, 'hex'), at)
+      view.setUint8(at + 32, entry.codec)
+      view.setUint32(at + 33, entry.storedLength, true)
+      view.setUint32(at + 37, entry.rawLength, true)
+      at += PACK_ENTRY_BYTES
+    }
+    const footer = pack.subarray(this.#bytes, at)
+    pack.set(MAGIC, at)
+    view.setUint16(at + 8, PACK_VERSION, true)
+    view.setUint32(at + 12, count, true)
+    view.setUint32(at + 16, crc32c(footer), true)
+    view.setUint32(at + 20, footerBytes, true)
+    return { bytes: pack, entries: [...this.#entries] }
+  }
+}
+
+/** How many bytes at the end of a pack of `packBytes` hold the footer and trailer, from its trailer. */
+export function decodePackTrailer(
+  trailer: Uint8Array,
+  packBytes: number,
+  where: string,
+): { footerBytes: number; count: number } {
+  const corrupt = (why: string) =>
+    new CairnError('CORRUPT_OBJECT', `pack ${why}`, { op: 'pack.read', path: where })
+  if (trailer.length !== PACK_TRAILER_BYTES || packBytes < PACK_TRAILER_BYTES)
+    throw corrupt('is shorter than its trailer')
+  for (let i = 0; i < MAGIC.length; i++) if (trailer[i] !== MAGIC[i]) throw corrupt('has no CAIRNPAK trailer')
+  const view = new DataView(trailer.buffer, trailer.byteOffset, trailer.length)
+  const version = view.getUint16(8, true)
+  if (version > PACK_VERSION) {
+    throw new CairnError('FORMAT_VERSION', `pack format ${String(version)} is newer than this cairn reads`, {
+      op: 'pack.read',
+      path: where,
+      hint: 'upgrade cairn',
+    })
+  }
+  const count = view.getUint32(12, true)
+  const footerBytes = view.getUint32(20, true)
+  if (count > packChunksMax) throw corrupt(`claims ${String(count)} chunks (limit ${String(packChunksMax)})`)
+  if (footerBytes !== count * PACK_ENTRY_BYTES) throw corrupt('footer size does not match its chunk count')
+  if (footerBytes + PACK_TRAILER_BYTES > packBytes) throw corrupt('footer is larger than the pack')
+  return { footerBytes, count }
+}
+
+/**
+ * The entries of a pack from its footer and trailer (`tail` = the last footerBytes + 24 bytes).
+ * Checks the footer CRC, every length against the limits, and that the chunks fill the data
+ * region exactly.
+ */
+export function decodePackFooter(tail: Uint8Array, packBytes: number, where: string): PackEntry[] {
+  const corrupt = (why: string) =>
+    new CairnError('CORRUPT_OBJECT', `pack ${why}`, { op: 'pack.read', path: where })
+  const trailer = tail.subarray(tail.length - PACK_TRAILER_BYTES)
+  const { footerBytes, count } = decodePackTrailer(trailer, packBytes, where)
+  if (tail.length !== footerBytes + PACK_TRAILER_BYTES) throw corrupt('tail was read at the wrong size')
+  const footer = tail.subarray(0, footerBytes)
+  const view = new DataView(footer.buffer, footer.byteOffset, footer.length)
+  if (crc32c(footer) !== new DataView(trailer.buffer, trailer.byteOffset, 24).getUint32(16, true)) {
+    throw corrupt('footer fails its checksum')
+  }
+  const entries: PackEntry[] = []
+  let offset = 0
+  for (let i = 0; i < count; i++) {
+    const at = i * PACK_ENTRY_BYTES
+    const codec = view.getUint8(at + 32)
+    const storedLength = view.getUint32(at + 33, true)
+    const rawLength = view.getUint32(at + 37, true)
+    if (codec !== CODEC_RAW && codec !== CODEC_DEFLATE)
+      throw corrupt(`chunk ${String(i)} has unknown codec ${String(codec)}`)
+    if (rawLength > chunkBytesMax || storedLength > chunkBytesMax)
+      throw corrupt(`chunk ${String(i)} is larger than the limit`)
+    if (codec === CODEC_RAW && storedLength !== rawLength)
+      throw corrupt(`raw chunk ${String(i)} has two lengths`)
+    const id = Buffer.from(footer.subarray(at, at + 32)).toString('hex') as ChunkId
+    entries.push({ id, codec, offset, storedLength, rawLength })
+    offset += storedLength
+  }
+  if (offset !== packBytes - footerBytes - PACK_TRAILER_BYTES)
+    throw corrupt('chunks do not fill its data exactly')
+  return entries
+}

@@ -1,0 +1,118 @@
+/**
+ * Packs: a sealed pack's footer lists exactly its chunks; every truncation, a flipped footer bit,
+ * and lying trailers are CORRUPT_OBJECT (never a wrong entry, never a huge allocation); a newer
+ * format version is FORMAT_VERSION.
+ */
+import fc from 'fast-check'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
+import { decodeChunk, encodeChunk } from '../../src/chunkstore/codec.js'
+import {
+  PACK_ENTRY_BYTES,
+  PACK_TRAILER_BYTES,
+  PackBuilder,
+  decodePackFooter,
+} from '../../src/chunkstore/pack.js'
+import { crc32c } from '../../src/core/crc32c.js'
+import { isCairnError } from '../../src/core/errors.js'
+import { expectBytes } from '../helpers.js'
+
+beforeAll(async () => {
+  await loadChunkHasher()
+})
+
+function buildPack(chunks: readonly Uint8Array[]) {
+  const builder = new PackBuilder()
+  for (const chunk of chunks) builder.add(computeChunkId(chunk), chunk.length, encodeChunk(chunk))
+  return builder.seal()
+}
+
+/** Reads the footer as a reader would: trailer first, then exactly the tail it names. */
+function readFooter(pack: Uint8Array) {
+  if (pack.length < PACK_TRAILER_BYTES) return decodePackFooter(pack, pack.length, 'packs/test')
+  const trailer = pack.subarray(pack.length - PACK_TRAILER_BYTES)
+  const footerBytes = new DataView(trailer.buffer, trailer.byteOffset, PACK_TRAILER_BYTES).getUint32(20, true)
+  const start = Math.max(0, pack.length - PACK_TRAILER_BYTES - footerBytes)
+  return decodePackFooter(pack.subarray(start), pack.length, 'packs/test')
+}
+
+const chunksArb = fc.array(
+  fc.oneof(
+    fc.uint8Array({ maxLength: 3000 }),
+    fc.nat(200).map((n) => new TextEncoder().encode('abc'.repeat(n))),
+  ),
+  { maxLength: 20 },
+)
+
+describe('packs', () => {
+  it('property: the footer lists every chunk, and each chunk reads back byte-exact with its id', () => {
+    fc.assert(
+      fc.property(chunksArb, (chunks) => {
+        const { bytes, entries } = buildPack(chunks)
+        const read = readFooter(bytes)
+        expect(read).toEqual(entries)
+        read.forEach((entry, i) => {
+          const stored = bytes.subarray(entry.offset, entry.offset + entry.storedLength)
+          const raw = decodeChunk(entry.codec, stored, entry.rawLength, 'packs/test')
+          expectBytes(raw, chunks[i])
+          expect(computeChunkId(raw)).toBe(entry.id)
+        })
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it('property: any truncation of a pack is CORRUPT_OBJECT, never a shorter list', () => {
+    fc.assert(
+      fc.property(chunksArb, fc.double({ min: 0, max: 1, noNaN: true }), (chunks, cutFraction) => {
+        const { bytes } = buildPack(chunks)
+        const cut = Math.floor(cutFraction * (bytes.length - 1))
+        let error: unknown
+        try {
+          readFooter(bytes.subarray(0, cut))
+        } catch (caught) {
+          error = caught
+        }
+        expect(isCairnError(error, 'CORRUPT_OBJECT')).toBe(true)
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it('a flipped bit in the footer fails its checksum', () => {
+    const { bytes } = buildPack([new Uint8Array(100).fill(1), new Uint8Array(50).fill(2)])
+    const at = bytes.length - PACK_TRAILER_BYTES - PACK_ENTRY_BYTES + 3
+    bytes[at] = (bytes[at] ?? 0) ^ 0x10
+    expect(() => readFooter(bytes)).toThrow(expect.objectContaining({ code: 'CORRUPT_OBJECT' }))
+  })
+
+  it('a trailer that lies about its count or sizes is refused before anything is allocated', () => {
+    const { bytes } = buildPack([new Uint8Array(10).fill(1)])
+    const lying = bytes.slice()
+    const view = new DataView(lying.buffer)
+    const t = lying.length - PACK_TRAILER_BYTES
+    view.setUint32(t + 12, 0xffffffff, true) // four billion chunks
+    view.setUint32(t + 20, 0xffffffff, true)
+    expect(() => decodePackFooter(lying.subarray(t), lying.length, 'p')).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_OBJECT' }),
+    )
+    // A consistent footer whose chunk claims more bytes than the pack holds.
+    const big = bytes.slice()
+    const bigView = new DataView(big.buffer)
+    const footerAt = big.length - PACK_TRAILER_BYTES - PACK_ENTRY_BYTES
+    bigView.setUint32(footerAt + 33, 1_000_000, true)
+    bigView.setUint32(footerAt + 37, 1_000_000, true)
+    bigView.setUint32(
+      big.length - PACK_TRAILER_BYTES + 16,
+      crc32c(big.subarray(footerAt, footerAt + PACK_ENTRY_BYTES)),
+      true,
+    )
+    expect(() => readFooter(big)).toThrow(expect.objectContaining({ code: 'CORRUPT_OBJECT' }))
+  })
+
+  it('a newer pack version is FORMAT_VERSION', () => {
+    const { bytes } = buildPack([new Uint8Array(10)])
+    new DataView(bytes.buffer).setUint16(bytes.length - PACK_TRAILER_BYTES + 8, 2, true)
+    expect(() => readFooter(bytes)).toThrow(expect.objectContaining({ code: 'FORMAT_VERSION' }))
+  })
+})
