@@ -15,6 +15,7 @@ import { computeChunkId } from './chunk-id.js'
 import { decodeChunk } from './codec.js'
 import { decodeIndexObject, encodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
+import { PACK_TRAILER_BYTES, decodePackFooter, decodePackTrailer } from './pack.js'
 import type { PackBuilder } from './pack.js'
 
 export function packKey(id: PackId): string {
@@ -99,4 +100,38 @@ export async function readChunk(store: BlobStore, entry: IndexEntry): Promise<Ui
     })
   }
   return raw
+}
+
+/**
+ * The merged index rebuilt from the pack footers alone (when index objects are missing or
+ * damaged): two ranged gets per pack, the trailer then exactly the footer it names. A pack whose
+ * footer does not decode is `CORRUPT_OBJECT`, naming it.
+ */
+export async function rebuildIndexFromPacks(store: BlobStore): Promise<Map<ChunkId, IndexEntry>> {
+  const merged = new Map<ChunkId, IndexEntry>()
+  for (const packId of await listPackIds(store)) {
+    const key = packKey(packId)
+    const size = (await store.head(key))?.size ?? 0
+    if (size < PACK_TRAILER_BYTES) {
+      throw new CairnError('CORRUPT_OBJECT', 'pack is shorter than its trailer', {
+        op: 'index.rebuild',
+        path: key,
+      })
+    }
+    const trailer = await store.get(key, { offset: size - PACK_TRAILER_BYTES, length: PACK_TRAILER_BYTES })
+    const { footerBytes } = decodePackTrailer(trailer, size, key)
+    const tailBytes = footerBytes + PACK_TRAILER_BYTES
+    const tail = await store.get(key, { offset: size - tailBytes, length: tailBytes })
+    for (const entry of decodePackFooter(tail, size, key)) {
+      merged.set(entry.id, {
+        chunkId: entry.id,
+        packId,
+        offset: entry.offset,
+        storedLength: entry.storedLength,
+        rawLength: entry.rawLength,
+        codec: entry.codec,
+      })
+    }
+  }
+  return merged
 }

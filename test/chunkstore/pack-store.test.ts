@@ -12,7 +12,14 @@ import { SimDisk } from '../../src/adapters/sim/sim-disk.js'
 import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
 import { encodeChunk } from '../../src/chunkstore/codec.js'
 import { PackBuilder } from '../../src/chunkstore/pack.js'
-import { flushPack, listPackIds, loadIndex, packKey, readChunk } from '../../src/chunkstore/pack-store.js'
+import {
+  flushPack,
+  listPackIds,
+  loadIndex,
+  packKey,
+  readChunk,
+  rebuildIndexFromPacks,
+} from '../../src/chunkstore/pack-store.js'
 import { isCairnError } from '../../src/core/errors.js'
 import { expectBytes, expectCairnError } from '../helpers.js'
 
@@ -43,6 +50,20 @@ describe('packs in a BlobStore', () => {
     // Flushing the same content again is a no-op, not an error.
     await flushPack(store, builderOf(CHUNKS))
     expect(await listPackIds(store)).toEqual([packId])
+  })
+
+  it('the index rebuilt from pack footers alone equals the one from index objects', async () => {
+    const disk = new SimDisk({ seed: 4 })
+    const store = await createFsBlobStore({ vfs: disk, root: 'objects' })
+    await flushPack(store, builderOf(CHUNKS))
+    await flushPack(store, builderOf([createRng(7).bytes(1234), new Uint8Array(0)]))
+    const fromObjects = await loadIndex(store)
+    expect(fromObjects.size).toBe(5)
+    expect(await rebuildIndexFromPacks(store)).toEqual(fromObjects)
+    // With the index objects gone, the footers still give the whole index.
+    await store.delete((await disk.readdir('objects/index')).map((name) => `index/${name}`))
+    expect(await loadIndex(store)).toEqual(new Map())
+    expect(await rebuildIndexFromPacks(store)).toEqual(fromObjects)
   })
 
   it('a flipped bit in a stored chunk is CORRUPT_OBJECT naming the pack and offset, never wrong bytes', async () => {
