@@ -180,16 +180,30 @@ function measurement(
 /** Slices in which cairn and its raw peers take turns, so all of them see the same disk. */
 const SLICE_MS = 250
 
+/** The accounting both raw writers share: a latency sample per sync, and the totals. */
+class SyncMeter {
+  readonly samples = new Samples()
+  records = 0
+  syncs = 0
+  ms = 0
+
+  protected countSync(elapsedMs: number, records: number): void {
+    this.samples.push(elapsedMs)
+    this.syncs++
+    this.records += records
+  }
+
+  result(): Measurement {
+    return measurement(this.records, this.syncs, this.ms, this.samples)
+  }
+}
+
 /**
  * The raw limit on one open, fresh file: write `batch` records with one `writeSync` and make
  * them durable with one `fdatasyncSync`, in a blocking loop. With `preZeroed` the file is first
  * filled with zeros and synced, and the loop overwrites it (no size change per sync).
  */
-class RawWriter {
-  readonly samples = new Samples()
-  records = 0
-  syncs = 0
-  ms = 0
+class RawWriter extends SyncMeter {
   readonly #fd: number
   readonly #recordBytes: number
   readonly #preZeroed: boolean
@@ -198,6 +212,7 @@ class RawWriter {
   static readonly PRE_ZEROED_BYTES = 32 * MiB
 
   constructor(path: string, recordBytes: number, preZeroed = false) {
+    super()
     this.#fd = openSync(path, 'w')
     this.#recordBytes = recordBytes
     this.#preZeroed = preZeroed
@@ -226,18 +241,10 @@ class RawWriter {
       }
       fdatasyncSync(this.#fd)
       const t1 = now()
-      if (!warmup) {
-        this.samples.push(t1 - t)
-        this.syncs++
-        this.records += batch
-      }
+      if (!warmup) this.countSync(t1 - t, batch)
       t = t1
     }
     if (!warmup) this.ms += now() - start
-  }
-
-  result(): Measurement {
-    return measurement(this.records, this.syncs, this.ms, this.samples)
   }
 
   close(): void {
@@ -267,17 +274,14 @@ function rawLoop(
  * The raw loop through cairn's own NodeVfs (`VfsFile.write` + `VfsFile.fdatasync`, with the
  * default io mode, as cairn uses it): the ceiling of any log that does its I/O through the Vfs.
  */
-class VfsWriter {
-  readonly samples = new Samples()
-  records = 0
-  syncs = 0
-  ms = 0
+class VfsWriter extends SyncMeter {
   readonly #file: VfsFile
   readonly #recordBytes: number
   #buffer: Uint8Array = new Uint8Array(0)
   #position = 0
 
   private constructor(file: VfsFile, recordBytes: number) {
+    super()
     this.#file = file
     this.#recordBytes = recordBytes
   }
@@ -296,18 +300,10 @@ class VfsWriter {
       this.#position += buffer.length
       await this.#file.fdatasync()
       const t1 = now()
-      if (!warmup) {
-        this.samples.push(t1 - t)
-        this.syncs++
-        this.records += batch
-      }
+      if (!warmup) this.countSync(t1 - t, batch)
       t = t1
     }
     if (!warmup) this.ms += now() - start
-  }
-
-  result(): Measurement {
-    return measurement(this.records, this.syncs, this.ms, this.samples)
   }
 
   close(): Promise<void> {

@@ -17,6 +17,11 @@ export const CODEC_RAW = 0
 export const CODEC_DEFLATE = 1
 export type Codec = typeof CODEC_RAW | typeof CODEC_DEFLATE
 
+/** True for a codec byte this cairn reads. */
+export function isCodec(value: number): value is Codec {
+  return value === CODEC_RAW || value === CODEC_DEFLATE
+}
+
 const PROBE_BYTES = 8 * 1024
 /** Store compressed only when it saves at least this share of the bytes. */
 const WORTHWHILE_RATIO = 0.9

@@ -13,7 +13,8 @@ import { CairnError } from '../core/errors.js'
 import type { ChunkId, PackId } from '../core/ids.js'
 import { chunkBytesMax, indexEntriesMax } from '../core/limits.js'
 import type { Codec } from './codec.js'
-import { CODEC_DEFLATE, CODEC_RAW } from './codec.js'
+import { isCodec } from './codec.js'
+import { checkObjectHeader } from './object-header.js'
 
 export const INDEX_MAGIC = 'CAIRNIDX'
 export const INDEX_VERSION = 1
@@ -57,16 +58,8 @@ export function decodeIndexObject(bytes: Uint8Array, where: string): IndexEntry[
   const corrupt = (why: string) =>
     new CairnError('CORRUPT_OBJECT', `index ${why}`, { op: 'index.read', path: where })
   if (bytes.length < INDEX_HEADER_BYTES) throw corrupt('is shorter than its header')
-  for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) throw corrupt('has no CAIRNIDX magic')
+  checkObjectHeader(bytes, { magic: INDEX_MAGIC, version: INDEX_VERSION, what: 'index' }, where)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
-  const version = view.getUint16(8, true)
-  if (version > INDEX_VERSION) {
-    throw new CairnError('FORMAT_VERSION', `index format ${String(version)} is newer than this cairn reads`, {
-      op: 'index.read',
-      path: where,
-      hint: 'upgrade cairn',
-    })
-  }
   const count = view.getUint32(12, true)
   if (count > indexEntriesMax)
     throw corrupt(`claims ${String(count)} entries (limit ${String(indexEntriesMax)})`)
@@ -79,10 +72,10 @@ export function decodeIndexObject(bytes: Uint8Array, where: string): IndexEntry[
     const codec = view.getUint8(at + 76)
     const storedLength = view.getUint32(at + 68, true)
     const rawLength = view.getUint32(at + 72, true)
-    if (codec !== CODEC_RAW && codec !== CODEC_DEFLATE)
-      throw corrupt(`entry ${String(i)} has unknown codec ${String(codec)}`)
-    if (storedLength > chunkBytesMax || rawLength > chunkBytesMax)
+    if (!isCodec(codec)) throw corrupt(`entry ${String(i)} has unknown codec ${String(codec)}`)
+    if (storedLength > chunkBytesMax || rawLength > chunkBytesMax) {
       throw corrupt(`entry ${String(i)} is larger than the limit`)
+    }
     entries.push({
       chunkId: Buffer.from(bytes.subarray(at, at + 32)).toString('hex') as ChunkId,
       packId: Buffer.from(bytes.subarray(at + 32, at + 64)).toString('hex') as PackId,

@@ -16,10 +16,22 @@ import { decodeChunk } from './codec.js'
 import { decodeIndexObject, encodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
 import { PACK_TRAILER_BYTES, decodePackFooter, decodePackTrailer } from './pack.js'
-import type { PackBuilder } from './pack.js'
+import type { PackBuilder, PackEntry } from './pack.js'
 
 export function packKey(id: PackId): string {
   return `packs/${id.slice(0, 2)}/${id}`
+}
+
+/** The index entry for a chunk of pack `packId`. */
+function indexEntryOf(entry: PackEntry, packId: PackId): IndexEntry {
+  return {
+    chunkId: entry.id,
+    packId,
+    offset: entry.offset,
+    storedLength: entry.storedLength,
+    rawLength: entry.rawLength,
+    codec: entry.codec,
+  }
 }
 
 /** Puts an object under a content-derived key; an existing one holds the same bytes. */
@@ -42,14 +54,7 @@ export async function flushPack(
   const { bytes, entries } = builder.seal()
   const packId = computeChunkId(bytes) as string as PackId
   await putContent(store, packKey(packId), bytes)
-  const indexEntries = entries.map((entry) => ({
-    chunkId: entry.id,
-    packId,
-    offset: entry.offset,
-    storedLength: entry.storedLength,
-    rawLength: entry.rawLength,
-    codec: entry.codec,
-  }))
+  const indexEntries = entries.map((entry) => indexEntryOf(entry, packId))
   const index = encodeIndexObject(indexEntries)
   await putContent(store, `index/${computeChunkId(index)}`, index)
   return { packId, entries: indexEntries }
@@ -122,16 +127,7 @@ export async function rebuildIndexFromPacks(store: BlobStore): Promise<Map<Chunk
     const { footerBytes } = decodePackTrailer(trailer, size, key)
     const tailBytes = footerBytes + PACK_TRAILER_BYTES
     const tail = await store.get(key, { offset: size - tailBytes, length: tailBytes })
-    for (const entry of decodePackFooter(tail, size, key)) {
-      merged.set(entry.id, {
-        chunkId: entry.id,
-        packId,
-        offset: entry.offset,
-        storedLength: entry.storedLength,
-        rawLength: entry.rawLength,
-        codec: entry.codec,
-      })
-    }
+    for (const entry of decodePackFooter(tail, size, key)) merged.set(entry.id, indexEntryOf(entry, packId))
   }
   return merged
 }

@@ -15,7 +15,8 @@ import { CairnError } from '../core/errors.js'
 import type { ChunkId } from '../core/ids.js'
 import { chunkBytesMax, packChunksMax } from '../core/limits.js'
 import type { Codec, StoredChunk } from './codec.js'
-import { CODEC_DEFLATE, CODEC_RAW } from './codec.js'
+import { CODEC_RAW, isCodec } from './codec.js'
+import { checkObjectHeader } from './object-header.js'
 
 export const PACK_MAGIC = 'CAIRNPAK'
 export const PACK_VERSION = 1
@@ -100,16 +101,8 @@ export function decodePackTrailer(
     new CairnError('CORRUPT_OBJECT', `pack ${why}`, { op: 'pack.read', path: where })
   if (trailer.length !== PACK_TRAILER_BYTES || packBytes < PACK_TRAILER_BYTES)
     throw corrupt('is shorter than its trailer')
-  for (let i = 0; i < MAGIC.length; i++) if (trailer[i] !== MAGIC[i]) throw corrupt('has no CAIRNPAK trailer')
+  checkObjectHeader(trailer, { magic: PACK_MAGIC, version: PACK_VERSION, what: 'pack' }, where)
   const view = new DataView(trailer.buffer, trailer.byteOffset, trailer.length)
-  const version = view.getUint16(8, true)
-  if (version > PACK_VERSION) {
-    throw new CairnError('FORMAT_VERSION', `pack format ${String(version)} is newer than this cairn reads`, {
-      op: 'pack.read',
-      path: where,
-      hint: 'upgrade cairn',
-    })
-  }
   const count = view.getUint32(12, true)
   const footerBytes = view.getUint32(20, true)
   if (count > packChunksMax) throw corrupt(`claims ${String(count)} chunks (limit ${String(packChunksMax)})`)
@@ -141,10 +134,10 @@ export function decodePackFooter(tail: Uint8Array, packBytes: number, where: str
     const codec = view.getUint8(at + 32)
     const storedLength = view.getUint32(at + 33, true)
     const rawLength = view.getUint32(at + 37, true)
-    if (codec !== CODEC_RAW && codec !== CODEC_DEFLATE)
-      throw corrupt(`chunk ${String(i)} has unknown codec ${String(codec)}`)
-    if (rawLength > chunkBytesMax || storedLength > chunkBytesMax)
+    if (!isCodec(codec)) throw corrupt(`chunk ${String(i)} has unknown codec ${String(codec)}`)
+    if (rawLength > chunkBytesMax || storedLength > chunkBytesMax) {
       throw corrupt(`chunk ${String(i)} is larger than the limit`)
+    }
     if (codec === CODEC_RAW && storedLength !== rawLength)
       throw corrupt(`raw chunk ${String(i)} has two lengths`)
     const id = Buffer.from(footer.subarray(at, at + 32)).toString('hex') as ChunkId
