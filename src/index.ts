@@ -36,3 +36,20 @@ export type { Rng } from './adapters/sim/rng.js'
 export { openWal, Wal, SYNC_MODES, RECOVERY_MODES } from './wal/index.js'
 export type { WalOptions, WalStats, SyncMode, RecoveryMode, RecoveryReport, LogRecord } from './wal/index.js'
 export { crc32c } from './core/crc32c.js'
+export { openChunkStore, ChunkStore, PACK_BYTES_DEFAULT } from './chunkstore/chunk-store.js'
+export type {
+  ChunkStoreOptions,
+  ChunkStoreStats,
+  ChunkRef,
+  PutEntryResult,
+} from './chunkstore/chunk-store.js'
+export type { EntrySource } from './chunkstore/source.js'
+export type { VerifyOptions, VerifyReport, VerifyProblem } from './chunkstore/verify.js'
+export type { IndexSyncReport } from './chunkstore/index-sync.js'
+export { MemoryChunkIndex } from './chunkstore/chunk-index.js'
+export type { ChunkIndex } from './chunkstore/chunk-index.js'
+export type { IndexEntry } from './chunkstore/index-object.js'
+export { CHUNKING_DEFAULTS, parseChunking } from './chunkstore/chunker.js'
+export type { ChunkingOptions } from './chunkstore/chunker.js'
+export { openLmdbChunkIndex, LmdbChunkIndex } from './adapters/lmdb/lmdb-chunk-index.js'
+export type { LmdbChunkIndexOptions } from './adapters/lmdb/lmdb-chunk-index.js'

@@ -137,9 +137,9 @@ export function chunkBuffer(data: Uint8Array, params: ChunkingParams): Uint8Arra
 /**
  * Cuts a stream into chunks with bounded memory (at most `maxSize` plus one input piece held),
  * giving the very same chunks as `chunkBuffer` of the whole input, however the input is split.
- * Each chunk is a fresh copy the caller may keep.
+ * Each chunk is a view that stays valid only until the next one is asked for: copy what you keep.
  */
-export async function* chunkStream(
+async function* chunkViews(
   source: AsyncIterable<Uint8Array>,
   params: ChunkingParams,
 ): AsyncGenerator<Uint8Array> {
@@ -150,16 +150,25 @@ export async function* chunkStream(
     // Cut only where a boundary is final: at least maxSize bytes ahead, or a boundary found.
     while (pending.length - start >= params.maxSize) {
       const cut = findCut(pending, start, pending.length, params)
-      yield pending.slice(start, cut)
+      yield pending.subarray(start, cut)
       start = cut
     }
-    pending = pending.subarray(start)
+    // Keep the tail in a buffer of its own, so the piece it came from can be collected.
+    pending = pending.slice(start)
   }
   for (let start = 0; start < pending.length;) {
     const cut = findCut(pending, start, pending.length, params)
-    yield pending.slice(start, cut)
+    yield pending.subarray(start, cut)
     start = cut
   }
+}
+
+/** `chunkViews`, each chunk a fresh copy the caller may keep. */
+export async function* chunkStream(
+  source: AsyncIterable<Uint8Array>,
+  params: ChunkingParams,
+): AsyncGenerator<Uint8Array> {
+  for await (const view of chunkViews(source, params)) yield view.slice()
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

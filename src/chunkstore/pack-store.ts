@@ -3,7 +3,7 @@
  * the pack is put (durable, atomic) before the index object that names it. A crash between the
  * two leaves an orphan pack (counted, collected by GC), never an index entry without its pack.
  *
- * Keys: `packs/<first 2 hex>/<pack id>` (pack id = BLAKE3-256 of the pack's bytes) and
+ * Keys: `packs/<first 2 hex>/<pack id>` (pack id = BLAKE3-256 of the pack's footer and trailer) and
  * `index/<index id>` (BLAKE3-256 of the index object). Both are content-addressed, so putting
  * one that already exists is a no-op, and a retried put after an ambiguous failure is harmless.
  */
@@ -15,7 +15,7 @@ import { computeChunkId } from './chunk-id.js'
 import { decodeChunk } from './codec.js'
 import { decodeIndexObject, encodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
-import { PACK_TRAILER_BYTES, decodePackFooter, decodePackTrailer } from './pack.js'
+import { PACK_ENTRY_BYTES, PACK_TRAILER_BYTES, decodePackFooter, decodePackTrailer } from './pack.js'
 import type { PackBuilder, PackEntry } from './pack.js'
 
 export function packKey(id: PackId): string {
@@ -43,21 +43,61 @@ async function putContent(store: BlobStore, key: string, bytes: Uint8Array): Pro
   }
 }
 
+/** A pack once put, with the index object that names its chunks. */
+export interface FlushedPack {
+  readonly packId: PackId
+  readonly indexKey: string
+  readonly entries: readonly IndexEntry[]
+}
+
 /**
  * Seals the builder's pack, puts it, then puts the index object listing its chunks. Resolves
  * once both are durable, with the new index entries. Call `loadChunkHasher()` first.
  */
-export async function flushPack(
+export function flushPack(store: BlobStore, builder: PackBuilder): Promise<FlushedPack> {
+  return putSealedPack(store, builder.seal())
+}
+
+/**
+ * A pack's id: the BLAKE3-256 of its footer and trailer, which list every chunk's id, codec and
+ * lengths, in order. That names the content as surely as hashing the whole pack would (chunk ids
+ * already hash the data) at a thousandth of the cost.
+ */
+export function packIdOf(sealed: {
+  readonly bytes: Uint8Array
+  readonly entries: readonly PackEntry[]
+}): PackId {
+  const tailBytes = sealed.entries.length * PACK_ENTRY_BYTES + PACK_TRAILER_BYTES
+  return computeChunkId(sealed.bytes.subarray(sealed.bytes.length - tailBytes)) as string as PackId
+}
+
+/** `flushPack` for a pack already sealed (kept by the caller so a failed put can be retried). */
+export async function putSealedPack(
   store: BlobStore,
-  builder: PackBuilder,
-): Promise<{ packId: PackId; entries: IndexEntry[] }> {
-  const { bytes, entries } = builder.seal()
-  const packId = computeChunkId(bytes) as string as PackId
-  await putContent(store, packKey(packId), bytes)
-  const indexEntries = entries.map((entry) => indexEntryOf(entry, packId))
-  const index = encodeIndexObject(indexEntries)
-  await putContent(store, `index/${computeChunkId(index)}`, index)
-  return { packId, entries: indexEntries }
+  sealed: { readonly bytes: Uint8Array; readonly entries: readonly PackEntry[] },
+): Promise<FlushedPack> {
+  const packId = packIdOf(sealed)
+  await putContent(store, packKey(packId), sealed.bytes)
+  const entries = sealed.entries.map((entry) => indexEntryOf(entry, packId))
+  const indexKey = await putIndexObject(store, entries)
+  return { packId, indexKey, entries }
+}
+
+/**
+ * Puts an index object listing `entries`; resolves with its key once it is durable. A key in
+ * `replacing` names a damaged object of the same content: it is deleted first, since a put of a
+ * key that exists keeps what is there.
+ */
+export async function putIndexObject(
+  store: BlobStore,
+  entries: readonly IndexEntry[],
+  replacing: ReadonlySet<string> = new Set(),
+): Promise<string> {
+  const index = encodeIndexObject(entries)
+  const key = `index/${computeChunkId(index)}`
+  if (replacing.has(key)) await store.delete([key])
+  await putContent(store, key, index)
+  return key
 }
 
 /** Every index entry from every index object, by chunk id (the merged index). */
@@ -82,21 +122,32 @@ export async function listPackIds(store: BlobStore): Promise<PackId[]> {
  * is `CORRUPT_OBJECT` naming pack, offset and chunk, never wrong bytes.
  */
 export async function readChunk(store: BlobStore, entry: IndexEntry): Promise<Uint8Array> {
-  const key = packKey(entry.packId)
-  const where = `${key}@${String(entry.offset)}`
-  let stored: Uint8Array
+  return checkStoredChunk(entry, await readPackRange(store, entry.packId, entry.offset, entry.storedLength))
+}
+
+/** Bytes `[offset, offset + length)` of a pack; a pack shorter than that is `CORRUPT_OBJECT`. */
+export async function readPackRange(
+  store: BlobStore,
+  packId: PackId,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
+  const key = packKey(packId)
   try {
-    stored = await store.get(key, { offset: entry.offset, length: entry.storedLength })
+    return await store.get(key, { offset, length })
   } catch (error) {
-    if (isCairnError(error, 'OUT_OF_RANGE')) {
-      throw new CairnError('CORRUPT_OBJECT', `pack is shorter than its index says`, {
-        op: 'chunk.read',
-        path: where,
-        cause: error,
-      })
-    }
-    throw error
+    if (!isCairnError(error, 'OUT_OF_RANGE')) throw error
+    throw new CairnError('CORRUPT_OBJECT', `pack is shorter than its index says`, {
+      op: 'chunk.read',
+      path: `${key}@${String(offset)}`,
+      cause: error,
+    })
   }
+}
+
+/** A stored chunk decoded and checked against its id: `CORRUPT_OBJECT` naming pack and offset. */
+export function checkStoredChunk(entry: IndexEntry, stored: Uint8Array): Uint8Array {
+  const where = `${packKey(entry.packId)}@${String(entry.offset)}`
   const raw = decodeChunk(entry.codec, stored, entry.rawLength, where)
   if (computeChunkId(raw) !== entry.chunkId) {
     throw new CairnError('CORRUPT_OBJECT', `chunk ${entry.chunkId.slice(0, 8)} does not hash to its id`, {
@@ -108,26 +159,32 @@ export async function readChunk(store: BlobStore, entry: IndexEntry): Promise<Ui
 }
 
 /**
- * The merged index rebuilt from the pack footers alone (when index objects are missing or
- * damaged): two ranged gets per pack, the trailer then exactly the footer it names. A pack whose
- * footer does not decode is `CORRUPT_OBJECT`, naming it.
+ * The entries of pack `packId` read from its footer: two ranged gets, the trailer then exactly
+ * the footer it names. A footer that does not decode is `CORRUPT_OBJECT`, naming the pack.
  */
+export async function readPackFooter(store: BlobStore, packId: PackId): Promise<IndexEntry[]> {
+  const key = packKey(packId)
+  const size = (await store.head(key))?.size
+  if (size === undefined)
+    throw new CairnError('NOT_FOUND', 'pack is missing', { op: 'pack.footer', path: key })
+  if (size < PACK_TRAILER_BYTES) {
+    throw new CairnError('CORRUPT_OBJECT', 'pack is shorter than its trailer', {
+      op: 'pack.footer',
+      path: key,
+    })
+  }
+  const trailer = await store.get(key, { offset: size - PACK_TRAILER_BYTES, length: PACK_TRAILER_BYTES })
+  const { footerBytes } = decodePackTrailer(trailer, size, key)
+  const tailBytes = footerBytes + PACK_TRAILER_BYTES
+  const tail = await store.get(key, { offset: size - tailBytes, length: tailBytes })
+  return decodePackFooter(tail, size, key).map((entry) => indexEntryOf(entry, packId))
+}
+
+/** The merged index rebuilt from the pack footers alone (when index objects are missing or damaged). */
 export async function rebuildIndexFromPacks(store: BlobStore): Promise<Map<ChunkId, IndexEntry>> {
   const merged = new Map<ChunkId, IndexEntry>()
   for (const packId of await listPackIds(store)) {
-    const key = packKey(packId)
-    const size = (await store.head(key))?.size ?? 0
-    if (size < PACK_TRAILER_BYTES) {
-      throw new CairnError('CORRUPT_OBJECT', 'pack is shorter than its trailer', {
-        op: 'index.rebuild',
-        path: key,
-      })
-    }
-    const trailer = await store.get(key, { offset: size - PACK_TRAILER_BYTES, length: PACK_TRAILER_BYTES })
-    const { footerBytes } = decodePackTrailer(trailer, size, key)
-    const tailBytes = footerBytes + PACK_TRAILER_BYTES
-    const tail = await store.get(key, { offset: size - tailBytes, length: tailBytes })
-    for (const entry of decodePackFooter(tail, size, key)) merged.set(entry.id, indexEntryOf(entry, packId))
+    for (const entry of await readPackFooter(store, packId)) merged.set(entry.chunkId, entry)
   }
   return merged
 }

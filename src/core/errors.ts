@@ -59,10 +59,14 @@ export class CairnError extends Error {
   readonly code: CairnErrorCode
   readonly context: CairnErrorContext
 
+  /** The message without the code and the place (what was passed to the constructor). */
+  readonly detail: string
+
   constructor(code: CairnErrorCode, message: string, context: CairnErrorContext) {
     super(`${code}: ${message}${formatPlace(context)}`, { cause: context.cause })
     this.code = code
     this.context = context
+    this.detail = message
   }
 }
 

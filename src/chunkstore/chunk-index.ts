@@ -1,0 +1,68 @@
+/**
+ * The merged index: for every stored chunk, where it lies. The truth is the index objects in the
+ * BlobStore (and, behind them, the pack footers); a `ChunkIndex` is a cache of their merge, kept
+ * so "have I got this chunk?" costs a lookup, not a listing.
+ *
+ * A cache records, with each batch of entries and in the same atomic step, the key of the index
+ * object they came from. On open, the chunk store compares those keys with the index objects
+ * listed in the BlobStore: new ones are merged, and a key the cache holds but the store no longer
+ * lists (an index removed by GC or by hand) makes it start again from nothing. Deleting a cache
+ * therefore loses nothing but the time to rebuild it.
+ *
+ * Two implementations: `MemoryChunkIndex` here (tests, simulated disks, short-lived stores) and
+ * the LMDB one in `adapters/lmdb` (the embedded default, which survives restarts).
+ */
+import type { ChunkId } from '../core/ids.js'
+import type { IndexEntry } from './index-object.js'
+
+export interface ChunkIndex {
+  /** Where chunk `id` is stored, or undefined when no merged index object names it. */
+  get(id: ChunkId): IndexEntry | undefined
+  /** The keys of the index objects merged so far. */
+  indexObjects(): ReadonlySet<string>
+  /** Merges the entries of index object `key`, atomically with recording `key`. */
+  addIndexObject(key: string, entries: readonly IndexEntry[]): void
+  /** Every entry, each chunk once. */
+  entries(): Iterable<IndexEntry>
+  /** How many chunks the index names. */
+  readonly size: number
+  /** Forgets everything (the next open rebuilds from the index objects). */
+  clear(): void
+  close(): Promise<void>
+}
+
+/** A `ChunkIndex` held in memory: rebuilt from the index objects every time a store opens. */
+export class MemoryChunkIndex implements ChunkIndex {
+  readonly #entries = new Map<ChunkId, IndexEntry>()
+  readonly #objects = new Set<string>()
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  get(id: ChunkId): IndexEntry | undefined {
+    return this.#entries.get(id)
+  }
+
+  indexObjects(): ReadonlySet<string> {
+    return this.#objects
+  }
+
+  addIndexObject(key: string, entries: readonly IndexEntry[]): void {
+    for (const entry of entries) this.#entries.set(entry.chunkId, entry)
+    this.#objects.add(key)
+  }
+
+  entries(): Iterable<IndexEntry> {
+    return this.#entries.values()
+  }
+
+  clear(): void {
+    this.#entries.clear()
+    this.#objects.clear()
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve()
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * The chunk store: entries in, chunk lists out, every chunk stored once.
+ *
+ * Write path (`putEntry`): the source is cut into chunks (chunker.ts) on the calling thread, in
+ * batches of about 1 MiB; each batch is hashed on a worker thread (chunk-work.ts); chunks the
+ * index or this session already holds are skipped, and only the new ones are compressed (again on
+ * a worker) and appended to the open pack. A full pack is sealed and put in the background while
+ * the next fills; its index object follows it (pack-store.ts). Memory stays bounded: a few batches
+ * in flight, the open pack, and at most one sealed pack being put.
+ *
+ * Chunks reach the index only once their pack and index object are durable. Until then they are
+ * "pending": deduplicated against and readable from memory, but not yet safe to reference from
+ * anything durable. `flush()` makes every pending chunk durable; the checkpoint protocol calls it
+ * before writing a manifest.
+ *
+ * A failed pack put leaves its chunks pending and the sealed pack in memory: the error reaches
+ * the caller, and the next `flush()` tries the put again.
+ */
+import { CairnError } from '../core/errors.js'
+import type { ChunkId } from '../core/ids.js'
+import type { BlobStore } from '../core/ports.js'
+import { MemoryChunkIndex } from './chunk-index.js'
+import type { ChunkIndex } from './chunk-index.js'
+import { loadChunkHasher } from './chunk-id.js'
+import { defaultWorkerCount, inlineChunkWork, workerChunkWork } from './chunk-work.js'
+import type { ChunkWork } from './chunk-work.js'
+import { parseChunking } from './chunker.js'
+import type { ChunkingOptions, ChunkingParams } from './chunker.js'
+import { decodeChunk } from './codec.js'
+import type { StoredChunk } from './codec.js'
+import { ingestEntry } from './ingest.js'
+import type { ChunkRef, IngestResult, IngestSink } from './ingest.js'
+import { syncIndex } from './index-sync.js'
+import type { IndexSyncReport } from './index-sync.js'
+import { PackBuilder } from './pack.js'
+import type { PackEntry } from './pack.js'
+import { putSealedPack } from './pack-store.js'
+import { readEntryChunks } from './read-entry.js'
+import { sourcePieces } from './source.js'
+import type { EntrySource } from './source.js'
+import { verifyChunkStore } from './verify.js'
+import type { VerifyOptions, VerifyReport } from './verify.js'
+
+/** Packs of about this many bytes of chunk data (a pack may exceed it by one chunk). */
+export const PACK_BYTES_DEFAULT: number = 16 * 1024 * 1024
+const PACK_BYTES_MIN = 64 * 1024
+const PACK_BYTES_MAX = 512 * 1024 * 1024
+
+export interface ChunkStoreOptions {
+  readonly blobs: BlobStore
+  /** The merged index cache; default in memory (rebuilt from the index objects on open). */
+  readonly index?: ChunkIndex
+  /** Default chunking for entries; `putEntry` may choose another per entry. */
+  readonly chunking?: ChunkingOptions
+  readonly compression?: 'deflate' | 'none'
+  /** Target bytes of chunk data per pack (default 16 MiB). */
+  readonly packBytes?: number
+  /** Worker threads for hashing and compression; 0 works on the calling thread. */
+  readonly workers?: number
+  /** Open for reading only: nothing is written, not even a repaired index object. */
+  readonly readOnly?: boolean
+}
+
+export type { ChunkRef }
+
+/** What `putEntry` gives back: the chunk list and what storing it cost. */
+export type PutEntryResult = IngestResult
+
+export interface ChunkStoreStats {
+  readonly chunksIndexed: number
+  readonly chunksPending: number
+  readonly packsWritten: number
+  readonly packBytesWritten: number
+  readonly lastSync: IndexSyncReport
+}
+
+interface PendingChunk {
+  readonly rawLength: number
+  stored: StoredChunk | undefined
+}
+
+interface SealedPack {
+  readonly bytes: Uint8Array
+  readonly entries: readonly PackEntry[]
+}
+
+/** Opens a chunk store on `blobs`, bringing the index cache up to date first. */
+export async function openChunkStore(options: ChunkStoreOptions): Promise<ChunkStore> {
+  const packBytes = options.packBytes ?? PACK_BYTES_DEFAULT
+  if (!Number.isInteger(packBytes) || packBytes < PACK_BYTES_MIN || packBytes > PACK_BYTES_MAX) {
+    throw new CairnError(
+      'BAD_OPTION',
+      `packBytes must be an integer in [${String(PACK_BYTES_MIN)}, ${String(PACK_BYTES_MAX)}]`,
+      {
+        op: 'chunkstore.open',
+      },
+    )
+  }
+  const workers = options.workers ?? defaultWorkerCount()
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+    throw new CairnError('BAD_OPTION', 'workers must be an integer in [0, 64]', { op: 'chunkstore.open' })
+  }
+  const compression: unknown = options.compression ?? 'deflate'
+  if (compression !== 'deflate' && compression !== 'none') {
+    throw new CairnError('BAD_OPTION', `compression must be 'deflate' or 'none'`, { op: 'chunkstore.open' })
+  }
+  const params = parseChunking(options.chunking)
+  await loadChunkHasher()
+  const index = options.index ?? new MemoryChunkIndex()
+  const lastSync = await syncIndex(options.blobs, index, { writable: options.readOnly !== true })
+  const work = workers === 0 ? inlineChunkWork() : workerChunkWork(workers)
+  return new ChunkStore({ ...options, index, params, compression, packBytes, work, workers, lastSync })
+}
+
+export class ChunkStore {
+  readonly #blobs: BlobStore
+  readonly #index: ChunkIndex
+  readonly #params: ChunkingParams
+  readonly #compression: 'deflate' | 'none'
+  readonly #packBytes: number
+  readonly #work: ChunkWork
+  readonly #readOnly: boolean
+  /** Segments in flight per entry: enough to keep every worker busy. */
+  readonly #depth: number
+  readonly #pending = new Map<ChunkId, PendingChunk>()
+  #builder = new PackBuilder()
+  readonly #sealed: SealedPack[] = []
+  #putting: Promise<void> = Promise.resolve()
+  #exclusive: Promise<unknown> = Promise.resolve()
+  #closed = false
+  #packsWritten = 0
+  #packBytesWritten = 0
+  readonly #lastSync: IndexSyncReport
+
+  /** Use `openChunkStore`. */
+  constructor(init: {
+    readonly blobs: BlobStore
+    readonly index: ChunkIndex
+    readonly params: ChunkingParams
+    readonly compression: 'deflate' | 'none'
+    readonly packBytes: number
+    readonly work: ChunkWork
+    readonly workers: number
+    readonly readOnly?: boolean
+    readonly lastSync: IndexSyncReport
+  }) {
+    this.#blobs = init.blobs
+    this.#index = init.index
+    this.#params = init.params
+    this.#compression = init.compression
+    this.#packBytes = init.packBytes
+    this.#work = init.work
+    this.#readOnly = init.readOnly === true
+    this.#depth = 2 * Math.max(1, init.workers) + 2
+    this.#lastSync = init.lastSync
+  }
+
+  /** The BlobStore the packs and index objects live in. */
+  get blobs(): BlobStore {
+    return this.#blobs
+  }
+
+  /** True when the chunk is stored (durably, or pending in this session). */
+  has(id: ChunkId): boolean {
+    return this.#pending.has(id) || this.#index.get(id) !== undefined
+  }
+
+  /**
+   * Stores an entry and gives back its chunk list. Chunks already stored are not stored again.
+   * `name` only names the entry in errors. The chunks are durable after `flush()`.
+   */
+  putEntry(
+    source: EntrySource,
+    options: { readonly chunking?: ChunkingOptions; readonly name?: string } = {},
+  ): Promise<PutEntryResult> {
+    const params = options.chunking === undefined ? this.#params : parseChunking(options.chunking)
+    return this.#serially('entry.put', () => this.#putEntry(source, params, options.name ?? '(entry)'))
+  }
+
+  /** Seals the open pack and makes every pending chunk durable (packs, then index objects). */
+  flush(): Promise<void> {
+    return this.#serially('chunkstore.flush', async () => {
+      await this.#putting.catch(() => undefined)
+      this.#seal()
+      this.#putting = this.#putSealed()
+      await this.#putting
+    })
+  }
+
+  /** A chunk's raw bytes, checked against its id. */
+  async readChunk(ref: ChunkRef): Promise<Uint8Array> {
+    this.#checkOpen('chunk.read')
+    const pending = this.#pending.get(ref.id)
+    if (pending !== undefined) {
+      if (pending.stored === undefined) throw missing(ref.id, 'is still being written')
+      return decodeChunk(pending.stored.codec, pending.stored.bytes, pending.rawLength, `pending/${ref.id}`)
+    }
+    const [bytes] = await collectOne(readEntryChunks(this.#blobs, this.#work, this.#locate([ref]), 1))
+    return bytes ?? new Uint8Array(0)
+  }
+
+  /** An entry's bytes as a stream of pieces (about a chunk each), in bounded memory. */
+  async *readEntry(chunks: readonly ChunkRef[]): AsyncGenerator<Uint8Array> {
+    this.#checkOpen('entry.read')
+    // Runs of durable chunks are read together (ranged gets of adjacent chunks); pending ones one by one.
+    let run: ChunkRef[] = []
+    for (const ref of chunks) {
+      if (this.#pending.has(ref.id)) {
+        if (run.length > 0) yield* readEntryChunks(this.#blobs, this.#work, this.#locate(run))
+        run = []
+        yield await this.readChunk(ref)
+      } else {
+        run.push(ref)
+      }
+    }
+    if (run.length > 0) yield* readEntryChunks(this.#blobs, this.#work, this.#locate(run))
+  }
+
+  /** An entry's bytes, whole. */
+  async readEntryBytes(chunks: readonly ChunkRef[]): Promise<Uint8Array> {
+    let total = 0
+    for (const ref of chunks) total += ref.length
+    const out = new Uint8Array(total)
+    let at = 0
+    for await (const piece of this.readEntry(chunks)) {
+      out.set(piece, at)
+      at += piece.length
+    }
+    return out
+  }
+
+  /** Checks packs, index objects and (with `readData`) every chunk's bytes. */
+  verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    this.#checkOpen('chunkstore.verify')
+    return verifyChunkStore(this.#blobs, options)
+  }
+
+  stats(): ChunkStoreStats {
+    return {
+      chunksIndexed: this.#index.size,
+      chunksPending: this.#pending.size,
+      packsWritten: this.#packsWritten,
+      packBytesWritten: this.#packBytesWritten,
+      lastSync: this.#lastSync,
+    }
+  }
+
+  /** Flushes (unless read-only), stops the workers and closes the index cache. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    try {
+      if (!this.#readOnly) await this.flush()
+    } finally {
+      this.#closed = true
+      await this.#work.close()
+      await this.#index.close()
+    }
+  }
+
+  async #putEntry(source: EntrySource, params: ChunkingParams, name: string): Promise<PutEntryResult> {
+    if (this.#readOnly)
+      throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', {
+        op: 'entry.put',
+        path: name,
+      })
+    return ingestEntry(sourcePieces(source, name), params, this.#work, this.#compression, this.#sink, {
+      depth: this.#depth,
+    })
+  }
+
+  /** What ingest asks of the store: claims against the index and pending chunks, and the open pack. */
+  readonly #sink: IngestSink = {
+    claim: (id, length) => {
+      if (this.#pending.has(id) || this.#index.get(id) !== undefined) return false
+      this.#pending.set(id, { rawLength: length, stored: undefined })
+      return true
+    },
+    release: (id) => {
+      this.#pending.delete(id)
+    },
+    add: async (id, length, stored) => {
+      const pending = this.#pending.get(id)
+      if (pending !== undefined) pending.stored = stored
+      this.#builder.add(id, length, stored)
+      if (this.#builder.dataBytes >= this.#packBytes) {
+        // One sealed pack in flight at most: wait for the previous put (and surface its failure).
+        await this.#putting
+        this.#seal()
+        this.#putting = this.#putSealed()
+        this.#putting.catch(() => undefined)
+      }
+    },
+  }
+
+  #seal(): void {
+    if (this.#builder.chunkCount === 0) return
+    this.#sealed.push(this.#builder.seal())
+    this.#builder = new PackBuilder()
+  }
+
+  /** Puts the sealed packs in order; each one's chunks join the index once it is durable. */
+  async #putSealed(): Promise<void> {
+    while (this.#sealed.length > 0) {
+      const sealed = this.#sealed[0] as SealedPack
+      const flushed = await putSealedPack(this.#blobs, sealed)
+      this.#index.addIndexObject(flushed.indexKey, flushed.entries)
+      for (const entry of flushed.entries) this.#pending.delete(entry.chunkId)
+      this.#sealed.shift()
+      this.#packsWritten++
+      this.#packBytesWritten += sealed.bytes.length
+    }
+  }
+
+  /** The index entries of durable chunks, checked against the lengths the entry recorded. */
+  #locate(refs: readonly ChunkRef[]): { ref: ChunkRef; entry: NonNullable<ReturnType<ChunkIndex['get']>> }[] {
+    return refs.map((ref) => {
+      const entry = this.#index.get(ref.id)
+      if (entry === undefined) throw missing(ref.id, 'is in no index')
+      if (entry.rawLength !== ref.length) {
+        throw new CairnError(
+          'CORRUPT_OBJECT',
+          `chunk ${ref.id.slice(0, 8)} is ${String(entry.rawLength)} bytes in the index, ${String(ref.length)} in the entry`,
+          { op: 'entry.read', path: `chunks/${ref.id}` },
+        )
+      }
+      return { ref, entry }
+    })
+  }
+
+  #serially<T>(op: string, task: () => Promise<T>): Promise<T> {
+    this.#checkOpen(op)
+    const run = this.#exclusive.then(task, task)
+    this.#exclusive = run.catch(() => undefined)
+    return run
+  }
+
+  #checkOpen(op: string): void {
+    if (this.#closed) throw new CairnError('CLOSED', 'the chunk store is closed', { op })
+  }
+}
+
+function missing(id: ChunkId, why: string): CairnError {
+  return new CairnError('MISSING_CHUNK', `chunk ${id.slice(0, 8)} ${why}`, {
+    op: 'chunk.read',
+    path: `chunks/${id}`,
+  })
+}
+
+async function collectOne(pieces: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = []
+  for await (const piece of pieces) out.push(piece)
+  return out
+}

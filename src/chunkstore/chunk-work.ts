@@ -1,0 +1,219 @@
+/**
+ * Where segments are cut and hashed, and new chunks compressed: on the calling thread, or on a
+ * pool of worker threads (segment.ts says how parallel cutting gives the sequential chunks). Both
+ * give the same ids and bytes; the pool is what lets ingest use every core
+ * (bench/chunkstore.bench.ts measures the two).
+ */
+import { createRequire } from 'node:module'
+import { availableParallelism } from 'node:os'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { CairnError } from '../core/errors.js'
+import type { CairnErrorCode, CairnErrorContext } from '../core/errors.js'
+import { loadChunkHasher } from './chunk-id.js'
+import type { ChunkingParams } from './chunker.js'
+import { isCodec } from './codec.js'
+import type { StoredChunk } from './codec.js'
+import type { IndexEntry } from './index-object.js'
+import { decodeRun } from './read-entry.js'
+import { cutSegment, encodeRanges } from './segment.js'
+import type { EncodedRanges, Segment, SegmentCuts } from './segment.js'
+
+export interface ChunkWork {
+  /** True when segments should be built in shared memory (the pool reads them in place). */
+  readonly shared: boolean
+  /** The segment's speculative chunks and their ids (segment.ts). */
+  cut(segment: Segment, params: ChunkingParams): Promise<SegmentCuts>
+  /** The stored form of each range (start, end pairs) of `bytes`, in one fresh buffer. */
+  encode(
+    bytes: Uint8Array,
+    ranges: readonly number[],
+    compression: 'deflate' | 'none',
+  ): Promise<StoredChunk[]>
+  /**
+   * The raw bytes of stored chunks lying back to back in `bytes` (whose first byte is at pack
+   * offset `base`), each checked against its id: `CORRUPT_OBJECT` naming the pack and offset.
+   */
+  decode(bytes: Uint8Array, entries: readonly IndexEntry[], base: number): Promise<Uint8Array[]>
+  close(): Promise<void>
+}
+
+export type WorkRequest =
+  | { readonly job: number; readonly op: 'cut'; readonly segment: Segment; readonly params: ChunkingParams }
+  | {
+      readonly job: number
+      readonly op: 'encode'
+      readonly bytes: Uint8Array
+      readonly ranges: readonly number[]
+      readonly compression: 'deflate' | 'none'
+    }
+  | {
+      readonly job: number
+      readonly op: 'decode'
+      readonly bytes: Uint8Array
+      readonly entries: readonly IndexEntry[]
+      readonly base: number
+    }
+
+/** A request before the pool numbers it. */
+type WorkOrder = WorkRequest extends infer R ? (R extends WorkRequest ? Omit<R, 'job'> : never) : never
+
+export type WorkReply =
+  | { readonly job: number; readonly cuts: SegmentCuts }
+  | { readonly job: number; readonly encoded: EncodedRanges }
+  | {
+      readonly job: number
+      readonly decoded: { readonly out: Uint8Array; readonly lengths: readonly number[] }
+    }
+  | {
+      readonly job: number
+      readonly error: string
+      readonly code?: CairnErrorCode
+      readonly context?: CairnErrorContext
+    }
+
+/** The stored chunks as views into the one buffer they were encoded into. */
+function storedChunks(encoded: EncodedRanges): StoredChunk[] {
+  let at = 0
+  return encoded.codecs.map((codec, i) => {
+    const length = encoded.lengths[i] ?? 0
+    const bytes = encoded.out.subarray(at, at + length)
+    at += length
+    return { codec, bytes }
+  })
+}
+
+/** How many worker threads to use by default: one per core, at most 4; none on one core. */
+export function defaultWorkerCount(): number {
+  const cores = availableParallelism()
+  return cores < 2 ? 0 : Math.min(4, cores)
+}
+
+/** Cutting, hashing and compression on the calling thread. */
+export function inlineChunkWork(): ChunkWork {
+  return {
+    shared: false,
+    async cut(segment, params) {
+      await loadChunkHasher()
+      return cutSegment(segment, params)
+    },
+    encode(bytes, ranges, compression) {
+      return Promise.resolve(storedChunks(encodeRanges(bytes, ranges, compression)))
+    },
+    decode(bytes, entries, base) {
+      return Promise.resolve(decodeRun(bytes, entries, base))
+    },
+    close() {
+      return Promise.resolve()
+    },
+  }
+}
+
+interface Pending {
+  readonly resolve: (reply: WorkReply) => void
+  readonly reject: (error: unknown) => void
+}
+
+interface PoolWorker {
+  readonly worker: Worker
+  readonly pending: Map<number, Pending>
+}
+
+/**
+ * The worker module: the compiled `.js` beside this one, or, when cairn runs from its TypeScript
+ * source (tests, benchmarks), the `.ts` source loaded through tsx's register hook.
+ */
+function spawnWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./chunk-worker.js', import.meta.url))
+  const source = JSON.stringify(new URL('./chunk-worker.ts', import.meta.url).href)
+  // tsx's ESM api (its `import` export of `tsx/esm/api`), found from cairn's own folder.
+  const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'))
+  const api = JSON.stringify(pathToFileURL(join(tsxRoot, 'dist/esm/api/index.mjs')).href)
+  const boot = `import(${api}).then(({ register }) => { register(); return import(${source}) })`
+  return new Worker(boot, { eval: true })
+}
+
+/** A pool of `threads` worker threads; a job goes to the one with the fewest in hand. */
+export function workerChunkWork(threads: number): ChunkWork {
+  const workers: PoolWorker[] = []
+  let nextJob = 0
+  let failure: Error | undefined
+
+  const fail = (member: PoolWorker, error: unknown) => {
+    failure ??= new CairnError('IO', 'a chunk worker thread failed', { op: 'chunk.work', cause: error })
+    for (const pending of member.pending.values()) pending.reject(failure)
+    member.pending.clear()
+  }
+
+  const start = (): PoolWorker => {
+    const member: PoolWorker = { worker: spawnWorker(), pending: new Map() }
+    member.worker.unref()
+    member.worker.on('message', (reply: WorkReply) => {
+      const pending = member.pending.get(reply.job)
+      if (pending === undefined) return
+      member.pending.delete(reply.job)
+      if (member.pending.size === 0) member.worker.unref()
+      pending.resolve(reply)
+    })
+    member.worker.on('error', (error) => {
+      fail(member, error)
+    })
+    member.worker.on('exit', (code) => {
+      if (member.pending.size > 0) fail(member, new Error(`exited with code ${String(code)}`))
+    })
+    return member
+  }
+
+  // Start every thread now: a worker takes ~0.1-0.5 s to load, better paid at open than mid-entry.
+  for (let i = 0; i < threads; i++) workers.push(start())
+
+  const run = (request: WorkOrder): Promise<WorkReply> => {
+    if (failure !== undefined) return Promise.reject(failure)
+    let member = workers[0] as PoolWorker
+    for (const w of workers) if (w.pending.size < member.pending.size) member = w
+    const job = nextJob++
+    return new Promise<WorkReply>((resolve, reject) => {
+      if (member.pending.size === 0) member.worker.ref()
+      member.pending.set(job, { resolve, reject })
+      member.worker.postMessage({ ...request, job })
+    }).then((reply) => {
+      if ('error' in reply) {
+        // A CairnError crosses the thread as its code and context, and is thrown again here.
+        if (reply.code !== undefined && reply.context !== undefined)
+          throw new CairnError(reply.code, reply.error, reply.context)
+        throw new CairnError('IO', `chunk worker: ${reply.error}`, { op: 'chunk.work' })
+      }
+      return reply
+    })
+  }
+
+  return {
+    shared: true,
+    async cut(segment, params) {
+      const reply = await run({ op: 'cut', segment, params })
+      if (!('cuts' in reply))
+        throw new CairnError('IO', 'chunk worker: no cuts in reply', { op: 'chunk.work' })
+      return reply.cuts
+    },
+    async encode(bytes, ranges, compression) {
+      const reply = await run({ op: 'encode', bytes, ranges, compression })
+      if (!('encoded' in reply))
+        throw new CairnError('IO', 'chunk worker: nothing encoded in reply', { op: 'chunk.work' })
+      if (!reply.encoded.codecs.every(isCodec))
+        throw new CairnError('IO', 'chunk worker: bad codec', { op: 'chunk.work' })
+      return storedChunks(reply.encoded)
+    },
+    async decode(bytes, entries, base) {
+      const reply = await run({ op: 'decode', bytes, entries, base })
+      if (!('decoded' in reply))
+        throw new CairnError('IO', 'chunk worker: nothing decoded in reply', { op: 'chunk.work' })
+      let at = 0
+      return reply.decoded.lengths.map((length) => reply.decoded.out.subarray(at, (at += length)))
+    },
+    async close() {
+      const all = workers.splice(0)
+      await Promise.all(all.map((w) => w.worker.terminate()))
+    },
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * A worker thread of the chunk pool (chunk-work.ts): cuts and hashes segments, and compresses
+ * new chunks, reading them in shared memory. Encoded bytes come back in one transferred buffer.
+ */
+import { parentPort } from 'node:worker_threads'
+import { isCairnError } from '../core/errors.js'
+import { loadChunkHasher } from './chunk-id.js'
+import { decodeRun } from './read-entry.js'
+import { cutSegment, encodeRanges } from './segment.js'
+import type { WorkReply, WorkRequest } from './chunk-work.js'
+
+const port = parentPort
+if (port === null) throw new Error('chunk-worker runs only as a worker thread')
+const ready = loadChunkHasher()
+
+port.on('message', (request: WorkRequest) => {
+  void ready.then(() => {
+    let reply: WorkReply
+    const transfer: ArrayBuffer[] = []
+    try {
+      if (request.op === 'cut') {
+        reply = { job: request.job, cuts: cutSegment(request.segment, request.params) }
+      } else if (request.op === 'decode') {
+        const raw = decodeRun(request.bytes, request.entries, request.base)
+        const out = new Uint8Array(raw.reduce((sum, chunk) => sum + chunk.length, 0))
+        let at = 0
+        for (const chunk of raw) {
+          out.set(chunk, at)
+          at += chunk.length
+        }
+        transfer.push(out.buffer)
+        reply = { job: request.job, decoded: { out, lengths: raw.map((chunk) => chunk.length) } }
+      } else {
+        const encoded = encodeRanges(request.bytes, request.ranges, request.compression)
+        transfer.push(encoded.out.buffer as ArrayBuffer)
+        reply = { job: request.job, encoded }
+      }
+    } catch (error) {
+      if (isCairnError(error)) {
+        // The cause stays behind: it may not survive the structured clone.
+        const context = { ...error.context, cause: undefined }
+        reply = { job: request.job, error: error.detail, code: error.code, context }
+      } else {
+        reply = { job: request.job, error: error instanceof Error ? error.message : String(error) }
+      }
+    }
+    port.postMessage(reply, transfer)
+  })
+})

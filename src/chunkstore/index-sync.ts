@@ -1,0 +1,92 @@
+/**
+ * Bringing a `ChunkIndex` cache up to date with the index objects in a BlobStore.
+ *
+ * - Index objects the cache has not merged are read and merged (one atomic step each).
+ * - An index object the cache merged but the store no longer lists means chunks may have gone:
+ *   the cache starts again from nothing rather than keep entries that could point at deleted packs.
+ * - An index object that does not decode is skipped and reported; then every pack that no merged
+ *   entry names has its footer read, and its entries are merged (and, when the store may be
+ *   written, put as a fresh index object so the next open need not read footers again; a damaged
+ *   object whose content this reproduces exactly is replaced).
+ */
+import { isCairnError } from '../core/errors.js'
+import type { PackId } from '../core/ids.js'
+import type { BlobStore } from '../core/ports.js'
+import type { ChunkIndex } from './chunk-index.js'
+import { decodeIndexObject } from './index-object.js'
+import { listPackIds, putIndexObject, readPackFooter } from './pack-store.js'
+
+export interface IndexSyncReport {
+  /** Index objects merged by this sync. */
+  readonly merged: number
+  /** Index objects that did not decode, by key, with why. */
+  readonly damaged: readonly { readonly key: string; readonly error: Error }[]
+  /** Packs whose entries came from their footers because no index object named them. */
+  readonly packsFromFooters: number
+  /** True when the cache was found to hold an index object the store no longer has, and was rebuilt. */
+  readonly rebuilt: boolean
+}
+
+export async function syncIndex(
+  blobs: BlobStore,
+  cache: ChunkIndex,
+  options: { readonly writable: boolean },
+): Promise<IndexSyncReport> {
+  const listed = new Set<string>()
+  for await (const { key } of blobs.list('index/')) listed.add(key)
+  let rebuilt = false
+  for (const key of cache.indexObjects()) {
+    if (!listed.has(key)) {
+      cache.clear()
+      rebuilt = true
+      break
+    }
+  }
+  const known = cache.indexObjects()
+  let merged = 0
+  const damaged: { key: string; error: Error }[] = []
+  for (const key of [...listed].sort()) {
+    if (known.has(key)) continue
+    let entries
+    try {
+      entries = decodeIndexObject(await blobs.get(key), key)
+    } catch (error) {
+      if (!isCairnError(error, 'CORRUPT_OBJECT')) throw error
+      damaged.push({ key, error })
+      continue
+    }
+    cache.addIndexObject(key, entries)
+    merged++
+  }
+  const damagedKeys = new Set(damaged.map((d) => d.key))
+  const packsFromFooters =
+    damaged.length > 0 ? await mergeUnindexedPacks(blobs, cache, options.writable, damagedKeys) : 0
+  return { merged, damaged, packsFromFooters, rebuilt }
+}
+
+/** Merges the footers of the packs no cached entry names; the count of such packs. */
+async function mergeUnindexedPacks(
+  blobs: BlobStore,
+  cache: ChunkIndex,
+  writable: boolean,
+  damaged: ReadonlySet<string>,
+): Promise<number> {
+  const named = new Set<PackId>()
+  for (const entry of cache.entries()) named.add(entry.packId)
+  let count = 0
+  for (const packId of await listPackIds(blobs)) {
+    if (named.has(packId)) continue
+    let entries
+    try {
+      entries = await readPackFooter(blobs, packId)
+    } catch (error) {
+      // A damaged pack cannot be indexed; verify reports it.
+      if (isCairnError(error, 'CORRUPT_OBJECT')) continue
+      throw error
+    }
+    const key = writable ? await putIndexObject(blobs, entries, damaged) : `footer/${packId}`
+    cache.addIndexObject(key, entries)
+    count++
+  }
+  return count
+}

@@ -1,0 +1,116 @@
+/**
+ * The write path of one entry, as a pipeline over segments (segment.ts):
+ *
+ *   cut + hash (worker) -> stitch + claim (in order) -> compress new chunks (worker) -> add (in order)
+ *
+ * Only chunks nobody holds are compressed: a later version of an entry that is mostly unchanged
+ * costs little more than cutting and hashing it. At most `depth` segments are in flight, so memory
+ * is bounded whatever the entry's size. The sink (the chunk store) decides what is new, and takes
+ * the new chunks in entry order.
+ */
+import type { ChunkId } from '../core/ids.js'
+import type { ChunkWork } from './chunk-work.js'
+import type { ChunkingParams } from './chunker.js'
+import type { StoredChunk } from './codec.js'
+import { SEGMENT_BYTES, segmentStream, stitchSegment } from './segment.js'
+import type { SegmentChunk } from './segment.js'
+
+export interface IngestSink {
+  /** Claims a chunk if nobody holds it: true when it is new and will be added. */
+  claim(id: ChunkId, length: number): boolean
+  /** Takes a claimed chunk's stored form; called in entry order. */
+  add(id: ChunkId, length: number, stored: StoredChunk): Promise<void> | void
+  /** Gives back a claim that will never be added (the ingest failed). */
+  release(id: ChunkId): void
+}
+
+/** One chunk of an entry: its id and raw length. An entry is its chunk list, in order. */
+export interface ChunkRef {
+  readonly id: ChunkId
+  readonly length: number
+}
+
+export interface IngestResult {
+  readonly chunks: ChunkRef[]
+  /** The entry's length. */
+  readonly logicalBytes: number
+  /** Raw bytes of the chunks this entry added to the store. */
+  readonly newBytes: number
+  /** Their bytes as stored (compressed where that paid). */
+  readonly storedBytes: number
+  readonly newChunks: number
+}
+
+export async function ingestEntry(
+  pieces: AsyncIterable<Uint8Array>,
+  params: ChunkingParams,
+  work: ChunkWork,
+  compression: 'deflate' | 'none',
+  sink: IngestSink,
+  options: { readonly depth: number; readonly segmentBytes?: number },
+): Promise<IngestResult> {
+  const { depth, segmentBytes = SEGMENT_BYTES } = options
+  const chunks: ChunkRef[] = []
+  let logicalBytes = 0
+  let newBytes = 0
+  let storedBytes = 0
+  let newChunks = 0
+  const claimed = new Set<ChunkId>()
+  // Where the next true chunk starts, in the entry; each stitch waits for the one before.
+  let stitched: Promise<number> = Promise.resolve(0)
+  let added: Promise<void> = Promise.resolve()
+  const window: Promise<void>[] = []
+  try {
+    for await (const segment of segmentStream(pieces, params.maxSize, segmentBytes, work.shared)) {
+      const cuts = work.cut(segment, params)
+      const stitch = Promise.all([cuts, stitched]).then(([segmentCuts, from]) => {
+        const result = stitchSegment(segment, segmentCuts, from - segment.base, params)
+        const fresh: SegmentChunk[] = []
+        for (const chunk of result.chunks) {
+          const length = chunk.end - chunk.start
+          chunks.push({ id: chunk.id, length })
+          logicalBytes += length
+          if (sink.claim(chunk.id, length)) {
+            claimed.add(chunk.id)
+            fresh.push(chunk)
+          }
+        }
+        return { fresh, next: segment.base + result.next }
+      })
+      stitched = stitch.then((result) => result.next)
+      const encoded = stitch.then(({ fresh }) =>
+        fresh.length === 0
+          ? []
+          : work.encode(
+              segment.bytes,
+              fresh.flatMap((chunk) => [chunk.start, chunk.end]),
+              compression,
+            ),
+      )
+      added = Promise.all([stitch, encoded, added]).then(async ([{ fresh }, stored]) => {
+        for (const [i, chunk] of fresh.entries()) {
+          const form = stored[i] as StoredChunk
+          const length = chunk.end - chunk.start
+          await sink.add(chunk.id, length, form)
+          claimed.delete(chunk.id)
+          newChunks++
+          newBytes += length
+          storedBytes += form.bytes.length
+        }
+      })
+      window.push(added)
+      // Bounded memory: at most `depth` segments in flight.
+      if (window.length >= depth) await window.shift()
+      // Filling segments is synchronous: let the workers' replies in between.
+      else await new Promise((resolve) => setImmediate(resolve))
+    }
+    await added
+  } catch (error) {
+    // Once every step in flight has settled, chunks claimed but never added are given back:
+    // nothing may be deduplicated against a chunk that will not be stored.
+    await Promise.allSettled(window)
+    for (const id of claimed) sink.release(id)
+    throw error
+  }
+  return { chunks, logicalBytes, newBytes, storedBytes, newChunks }
+}

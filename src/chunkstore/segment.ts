@@ -1,0 +1,156 @@
+/**
+ * Ingest in parallel: the entry is cut into segments (about 2 MiB) that workers chunk and hash
+ * on their own, and the calling thread stitches their chunks into exactly the chunks a single
+ * sequential pass would give.
+ *
+ * Why that works: where FastCDC cuts depends only on the bytes and on where the chunk began.
+ * A worker cutting segment k assumes a chunk begins at the segment's first byte ("speculative"
+ * cuts). The true chunks arrive from segment k-1 at some offset in segment k; from there the
+ * calling thread cuts for itself until it lands on a speculative boundary, and from that one on
+ * the two sequences are the same. They meet within a chunk or two, so the calling thread cuts
+ * and hashes well under 1% of the bytes.
+ *
+ * Each segment carries `maxSize` bytes of the next one after its own, so every chunk that starts
+ * in a segment ends inside its buffer. Buffers are `SharedArrayBuffer`s when workers read them.
+ */
+import type { ChunkId } from '../core/ids.js'
+import { computeChunkId } from './chunk-id.js'
+import { findCut } from './chunker.js'
+import type { ChunkingParams } from './chunker.js'
+import { encodeChunk } from './codec.js'
+import type { Codec } from './codec.js'
+
+export const SEGMENT_BYTES: number = 2 * 1024 * 1024
+
+export interface Segment {
+  /** The segment's own bytes, then up to `maxSize` bytes of the next (none in the last one). */
+  readonly bytes: Uint8Array
+  /** Offset of `bytes[0]` in the entry. */
+  readonly base: number
+  /** Chunks starting in `[0, own)` belong to this segment. */
+  readonly own: number
+}
+
+/** The entry as segments of `segmentBytes` plus `overlap` bytes of the next. */
+export async function* segmentStream(
+  pieces: AsyncIterable<Uint8Array>,
+  overlap: number,
+  segmentBytes: number,
+  shared: boolean,
+): AsyncGenerator<Segment> {
+  const capacity = segmentBytes + overlap
+  const allocate = () => new Uint8Array(shared ? new SharedArrayBuffer(capacity) : new ArrayBuffer(capacity))
+  let bytes = allocate()
+  let used = 0
+  let base = 0
+  for await (const piece of pieces) {
+    for (let at = 0; at < piece.length;) {
+      const take = Math.min(capacity - used, piece.length - at)
+      bytes.set(piece.subarray(at, at + take), used)
+      used += take
+      at += take
+      if (used === capacity) {
+        yield { bytes, base, own: segmentBytes }
+        const next = allocate()
+        next.set(bytes.subarray(segmentBytes), 0)
+        bytes = next
+        used = overlap
+        base += segmentBytes
+      }
+    }
+  }
+  if (used > 0) yield { bytes: bytes.subarray(0, used), base, own: used }
+}
+
+/** The speculative chunks of a segment: where each ends (relative) and its id. */
+export interface SegmentCuts {
+  readonly ends: readonly number[]
+  readonly ids: readonly ChunkId[]
+}
+
+/** Cuts a segment as if a chunk began at its first byte, and hashes every chunk. */
+export function cutSegment(segment: Segment, params: ChunkingParams): SegmentCuts {
+  const ends: number[] = []
+  const ids: ChunkId[] = []
+  const { bytes, own } = segment
+  for (let start = 0; start < own;) {
+    const cut = findCut(bytes, start, bytes.length, params)
+    ends.push(cut)
+    ids.push(computeChunkId(bytes.subarray(start, cut)))
+    start = cut
+  }
+  return { ends, ids }
+}
+
+/** One true chunk of the entry, inside a segment's buffer. */
+export interface SegmentChunk {
+  readonly id: ChunkId
+  readonly start: number
+  readonly end: number
+}
+
+/**
+ * The true chunks starting in this segment, given `from`, where the first of them starts
+ * (relative to the segment). Returns them and where the next segment's first chunk starts
+ * (relative to this segment, so possibly past `own`).
+ */
+export function stitchSegment(
+  segment: Segment,
+  cuts: SegmentCuts,
+  from: number,
+  params: ChunkingParams,
+): { chunks: SegmentChunk[]; next: number } {
+  const chunks: SegmentChunk[] = []
+  const { bytes, own } = segment
+  const { ends, ids } = cuts
+  const startOf = (i: number) => (i === 0 ? 0 : (ends[i - 1] ?? 0))
+  let at = from
+  let i = 0 // the first speculative chunk that does not start before `at`
+  while (at < own) {
+    while (i < ends.length && startOf(i) < at) i++
+    if (i < ends.length && startOf(i) === at) {
+      // Met a speculative boundary: from here on the speculative chunks are the true ones.
+      for (; i < ends.length; i++) {
+        const end = ends[i] ?? 0
+        chunks.push({ id: ids[i] as ChunkId, start: at, end })
+        at = end
+      }
+      break
+    }
+    const cut = findCut(bytes, at, bytes.length, params)
+    chunks.push({ id: computeChunkId(bytes.subarray(at, cut)), start: at, end: cut })
+    at = cut
+  }
+  return { chunks, next: at }
+}
+
+/** Stored forms of byte ranges, back to back in one buffer (one transfer from a worker). */
+export interface EncodedRanges {
+  readonly codecs: readonly Codec[]
+  readonly lengths: readonly number[]
+  readonly out: Uint8Array
+}
+
+/** Encodes `ranges` (start, end pairs) of `bytes`, copying every stored form into one new buffer. */
+export function encodeRanges(
+  bytes: Uint8Array,
+  ranges: readonly number[],
+  compression: 'deflate' | 'none',
+): EncodedRanges {
+  const codecs: Codec[] = []
+  const forms: Uint8Array[] = []
+  let total = 0
+  for (let i = 0; i < ranges.length; i += 2) {
+    const stored = encodeChunk(bytes.subarray(ranges[i] ?? 0, ranges[i + 1] ?? 0), compression)
+    codecs.push(stored.codec)
+    forms.push(stored.bytes)
+    total += stored.bytes.length
+  }
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const form of forms) {
+    out.set(form, at)
+    at += form.length
+  }
+  return { codecs, lengths: forms.map((form) => form.length), out }
+}

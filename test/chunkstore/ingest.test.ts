@@ -1,0 +1,137 @@
+/**
+ * Parallel ingest gives exactly the sequential chunks: segments cut on their own and stitched
+ * (segment.ts) equal one pass of the chunker over the whole entry, for any data, any segment
+ * size and any split of the input, on the calling thread and on worker threads. New chunks are
+ * claimed once and added in order; a failed ingest gives back every claim it did not add.
+ */
+import fc from 'fast-check'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { ChunkId } from '../../src/core/ids.js'
+import { createRng } from '../../src/adapters/sim/rng.js'
+import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
+import { inlineChunkWork, workerChunkWork } from '../../src/chunkstore/chunk-work.js'
+import type { ChunkWork } from '../../src/chunkstore/chunk-work.js'
+import { chunkBuffer, parseChunking } from '../../src/chunkstore/chunker.js'
+import { decodeChunk } from '../../src/chunkstore/codec.js'
+import { ingestEntry } from '../../src/chunkstore/ingest.js'
+import type { IngestSink } from '../../src/chunkstore/ingest.js'
+
+const pool = workerChunkWork(2)
+afterAll(() => pool.close())
+
+function* split(data: Uint8Array, cuts: readonly number[]): Generator<Uint8Array> {
+  let at = 0
+  for (const cut of cuts.filter((c) => c > 0 && c < data.length).sort((a, b) => a - b)) {
+    if (cut > at) yield data.subarray(at, cut)
+    at = cut
+  }
+  if (at < data.length) yield data.subarray(at)
+}
+
+/** The pieces as an async stream, each arriving on a later turn. */
+async function* pieces(data: Uint8Array, cuts: readonly number[]): AsyncGenerator<Uint8Array> {
+  for (const piece of split(data, cuts)) {
+    await Promise.resolve()
+    yield piece
+  }
+}
+
+/** A sink that records what it is asked, holding the stored forms in memory. */
+function recordingSink(known: ReadonlySet<ChunkId> = new Set()) {
+  const claims = new Set<ChunkId>()
+  const added: { id: ChunkId; raw: Uint8Array }[] = []
+  const released: ChunkId[] = []
+  const sink: IngestSink = {
+    claim: (id) => {
+      if (known.has(id) || claims.has(id)) return false
+      claims.add(id)
+      return true
+    },
+    add: (id, length, stored) => {
+      added.push({ id, raw: decodeChunk(stored.codec, stored.bytes, length, 'test') })
+    },
+    release: (id) => {
+      claims.delete(id)
+      released.push(id)
+    },
+  }
+  return { sink, claims, added, released }
+}
+
+/** Data with repeats, so some chunks recur within an entry. */
+const entryData = fc
+  .tuple(fc.uint8Array({ minLength: 1, maxLength: 6000 }), fc.nat(5), fc.uint8Array({ maxLength: 30_000 }))
+  .map(([block, repeats, tail]) => {
+    const out = new Uint8Array(block.length * repeats + tail.length)
+    for (let i = 0; i < repeats; i++) out.set(block, i * block.length)
+    out.set(tail, block.length * repeats)
+    return out
+  })
+
+describe('ingest', () => {
+  it('property: stitched segments give exactly the sequential chunks, inline and on workers', async () => {
+    await loadChunkHasher()
+    await fc.assert(
+      fc.asyncProperty(
+        entryData,
+        fc.integer({ min: 1, max: 9000 }),
+        fc.array(fc.nat(40_000), { maxLength: 6 }),
+        fc.constantFrom<'cdc' | 'fixed'>('cdc', 'fixed'),
+        fc.boolean(),
+        async (data, segmentBytes, cuts, mode, onWorkers) => {
+          const params = parseChunking({ mode, minSize: 256, avgSize: 1024, maxSize: 4096 })
+          const work: ChunkWork = onWorkers ? pool : inlineChunkWork()
+          const { sink, added } = recordingSink()
+          const result = await ingestEntry(pieces(data, cuts), params, work, 'deflate', sink, {
+            depth: 3,
+            segmentBytes,
+          })
+          const expected = chunkBuffer(data, params)
+          expect(result.chunks.map((c) => c.length)).toEqual(expected.map((c) => c.length))
+          expect(result.chunks.map((c) => c.id)).toEqual(expected.map((c) => computeChunkId(c)))
+          expect(result.logicalBytes).toBe(data.length)
+          // Each distinct chunk added once, in order of first appearance, with its bytes.
+          const firsts = [...new Set(result.chunks.map((c) => c.id))]
+          expect(added.map((a) => a.id)).toEqual(firsts)
+          expect(result.newChunks).toBe(firsts.length)
+          for (const { id, raw } of added) expect(computeChunkId(raw)).toBe(id)
+        },
+      ),
+      { numRuns: Number(process.env.FC_NUM_RUNS ?? 150) },
+    )
+  })
+
+  it('chunks the sink already holds are neither compressed nor added', async () => {
+    await loadChunkHasher()
+    const data = createRng(3).bytes(300_000)
+    const params = parseChunking({ minSize: 1024, avgSize: 4096, maxSize: 16_384 })
+    const all = chunkBuffer(data, params).map((c) => computeChunkId(c))
+    const known = new Set(all.filter((_, i) => i % 2 === 0))
+    const { sink, added } = recordingSink(known)
+    const result = await ingestEntry(pieces(data, [77_777]), params, pool, 'deflate', sink, {
+      depth: 4,
+      segmentBytes: 50_000,
+    })
+    expect(added.map((a) => a.id)).toEqual(all.filter((id) => !known.has(id)))
+    expect(result.newBytes).toBe(added.reduce((sum, a) => sum + a.raw.length, 0))
+    expect(result.logicalBytes).toBe(data.length)
+  })
+
+  it('a source that fails mid-entry gives back every claim not added', async () => {
+    await loadChunkHasher()
+    const data = createRng(4).bytes(200_000)
+    const params = parseChunking({ minSize: 1024, avgSize: 4096, maxSize: 16_384 })
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield data.subarray(0, 120_000)
+      await Promise.resolve()
+      throw new Error('source broke')
+    }
+    const { sink, claims, added, released } = recordingSink()
+    await expect(
+      ingestEntry(failing(), params, pool, 'deflate', sink, { depth: 2, segmentBytes: 30_000 }),
+    ).rejects.toThrow('source broke')
+    // What was added stays claimed (it is in the pack); nothing else is left claimed.
+    expect([...claims].sort()).toEqual(added.map((a) => a.id).sort())
+    for (const id of released) expect(added.some((a) => a.id === id)).toBe(false)
+  })
+})
