@@ -230,13 +230,30 @@ function cpuSnapshot(): CpuSnapshot {
   } catch {
     // not Linux: unknown
   }
-  const own = process.cpuUsage()
-  return { at: performance.now(), machineBusy, kernelThreads, own: (own.user + own.system) / 1e6 }
+  const usage = process.cpuUsage()
+  return {
+    at: performance.now(),
+    machineBusy,
+    kernelThreads,
+    own: (usage.user + usage.system) / 1e6 + childrenCpu(),
+  }
+}
+
+/** CPU seconds of this process's finished children (the peers a bench runs: restic, borg). */
+function childrenCpu(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // cutime and cstime: fields 16 and 17 of stat, 14 and 15 of what follows the comm.
+    return (Number(rest[13]) + Number(rest[14])) / TICKS_PER_SECOND
+  } catch {
+    return 0
+  }
 }
 
 /**
  * How busy the rest of the machine was while `body` ran: the CPU seconds that other user
- * processes used (short-lived ones included; kernel threads and interrupts, which mostly do this
+ * processes (not this one's children) used (short-lived ones included; kernel threads and interrupts, which mostly do this
  * process's own I/O, left out), as a share of all cores. A share above ~0.1 means another job
  * competed for the CPU and the figures are less trustworthy.
  */

@@ -1,0 +1,416 @@
+/**
+ * The chunk store against restic and borg, on the same versioned file, in the same run.
+ *
+ * A deterministic "database file" (bench/versioned-file.ts) is written version by version to
+ * one path; after each write, cairn's chunk store, `restic backup` and `borg create` each store
+ * it (all three read it from the page cache). Figures: ingest MB/s (first version, later ones),
+ * bytes stored (first version, all later ones together) against the ideal (bytes actually
+ * changed, and those deflated), restore MB/s of the latest version, peak RSS against the entry
+ * size (a child process per size), and node:zlib against fflate on the same pages.
+ *
+ * restic and borg run where installed (`apt-get install restic borgbackup`); their rows say
+ * "not installed" otherwise. restic: repository v2, compression auto (zstd), no encryption off
+ * switch exists so its AES+MAC cost is included; borg: `-e none`, lz4 (its default).
+ */
+import { execFileSync } from 'node:child_process'
+import {
+  createReadStream,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
+import { join } from 'node:path'
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { deflateSync as fflateDeflate, inflateSync as fflateInflate } from 'fflate'
+import { createFsBlobStore, createNodeVfs } from '../src/index.js'
+import { openChunkStore } from '../src/chunkstore/chunk-store.js'
+import type { ChunkRef, ChunkStore } from '../src/chunkstore/chunk-store.js'
+import { openLmdbChunkIndex } from '../src/adapters/lmdb/lmdb-chunk-index.js'
+import type { BenchOptions, BenchResult, Table } from './lib.js'
+import { fmt, fmtRatio, now, withTempDir } from './lib.js'
+import { versionedFile } from './versioned-file.js'
+import type { VersionPlan } from './versioned-file.js'
+
+const NAME = 'chunkstore'
+const QUICK: VersionPlan = {
+  baseBytes: 64 << 20,
+  versions: 6,
+  rewriteShare: 0.02,
+  shiftSites: 20,
+  appendBytes: 1 << 20,
+}
+const FULL: VersionPlan = {
+  baseBytes: 256 << 20,
+  versions: 20,
+  rewriteShare: 0.02,
+  shiftSites: 20,
+  appendBytes: 1 << 20,
+}
+const RSS_SIZES = { quick: [256 << 20, 1024 << 20], full: [256 << 20, 4096 << 20] }
+const MB = 1e6
+
+type Tool = 'cairn' | 'cairn (1 thread)' | 'restic' | 'borg'
+
+interface ToolRun {
+  firstMs: number
+  laterMs: number
+  firstLogical: number
+  laterLogical: number
+  storedAfterFirst: number
+  storedAfterAll: number
+  restoreMs: number
+  restoreBytes: number
+}
+
+function installed(command: 'restic' | 'borg'): boolean {
+  try {
+    execFileSync(command, [command === 'restic' ? 'version' : '--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function dirBytes(dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    total += entry.isDirectory() ? dirBytes(path) : statSync(path).size
+  }
+  return total
+}
+
+function timed(body: () => void): number {
+  const started = now()
+  body()
+  return now() - started
+}
+
+/** restic and borg, driven through their command lines with their caches inside `dir`. */
+function peer(tool: 'restic' | 'borg', dir: string) {
+  const repo = join(dir, `${tool}-repo`)
+  const env = {
+    ...process.env,
+    RESTIC_PASSWORD: 'bench',
+    RESTIC_CACHE_DIR: join(dir, 'restic-cache'),
+    BORG_BASE_DIR: join(dir, 'borg-base'),
+    BORG_PASSPHRASE: '',
+    BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes',
+  }
+  const run = (args: string[], cwd: string) => execFileSync(tool, args, { cwd, env, stdio: 'ignore' })
+  let version = 0
+  if (tool === 'restic') run(['init', '-r', repo, '--repository-version', '2'], dir)
+  else run(['init', '-e', 'none', repo], dir)
+  return {
+    repo,
+    backup(srcDir: string): number {
+      version++
+      return timed(() => {
+        if (tool === 'restic') run(['backup', '-r', repo, '-q', '--host', 'bench', 'db.bin'], srcDir)
+        else run(['create', '--compression', 'lz4', `${repo}::v${String(version)}`, 'db.bin'], srcDir)
+      })
+    },
+    restore(outDir: string): number {
+      mkdirSync(outDir, { recursive: true })
+      return timed(() => {
+        if (tool === 'restic') run(['restore', 'latest', '-r', repo, '-q', '--target', outDir], dir)
+        else run(['extract', `${repo}::v${String(version)}`], outDir)
+      })
+    },
+  }
+}
+
+async function cairnStore(dir: string, workers?: number): Promise<ChunkStore> {
+  const vfs = createNodeVfs({ root: dir, io: 'async' })
+  const blobs = await createFsBlobStore({ vfs, root: 'objects' })
+  const index = openLmdbChunkIndex({ path: join(dir, 'index-cache') })
+  return openChunkStore({ blobs, index, ...(workers === undefined ? {} : { workers }) })
+}
+
+async function cairnIngest(store: ChunkStore, file: string): Promise<{ ms: number; chunks: ChunkRef[] }> {
+  const started = now()
+  const put = await store.putEntry(createReadStream(file, { highWaterMark: 1 << 20 }))
+  await store.flush()
+  return { ms: now() - started, chunks: put.chunks }
+}
+
+async function cairnRestore(store: ChunkStore, chunks: readonly ChunkRef[], out: string): Promise<number> {
+  const started = now()
+  const fd = openSync(out, 'w')
+  try {
+    for await (const piece of store.readEntry(chunks)) writeSync(fd, piece)
+  } finally {
+    closeSync(fd)
+  }
+  return now() - started
+}
+
+function emptyRun(): ToolRun {
+  return {
+    firstMs: 0,
+    laterMs: 0,
+    firstLogical: 0,
+    laterLogical: 0,
+    storedAfterFirst: 0,
+    storedAfterAll: 0,
+    restoreMs: 0,
+    restoreBytes: 0,
+  }
+}
+
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const plan = options.full ? FULL : QUICK
+  const progress = (line: string) => process.stderr.write(`  ${line}\n`)
+  const peers = (['restic', 'borg'] as const).filter(installed)
+  const runs = new Map<Tool, ToolRun>([
+    ['cairn', emptyRun()],
+    ...peers.map((p): [Tool, ToolRun] => [p, emptyRun()]),
+  ])
+  let ideal = { first: 0, firstCompressed: 0, later: 0, laterCompressed: 0 }
+  let singleThread: { ms: number; bytes: number } | undefined
+  let codec: ReturnType<typeof codecFigures> | undefined
+
+  await withTempDir(NAME, async (dir) => {
+    const srcDir = join(dir, 'src')
+    mkdirSync(srcDir)
+    const file = join(srcDir, 'db.bin')
+    const cairnDir = join(dir, 'cairn')
+    mkdirSync(cairnDir)
+    const store = await cairnStore(cairnDir)
+    const tools = peers.map((tool) => ({ tool, driver: peer(tool, dir) }))
+    let latest: ChunkRef[] = []
+    let latestBytes = 0
+    let v = 0
+    for (const version of versionedFile(plan)) {
+      writeFileSync(file, version.bytes)
+      const first = v === 0
+      const cairn = runs.get('cairn') as ToolRun
+      const ingest = await cairnIngest(store, file)
+      latest = ingest.chunks
+      latestBytes = version.bytes.length
+      if (first) {
+        cairn.firstMs = ingest.ms
+        cairn.firstLogical = version.bytes.length
+        cairn.storedAfterFirst = dirBytes(join(cairnDir, 'objects'))
+        ideal = { ...ideal, first: version.changedBytes, firstCompressed: version.changedCompressedBytes }
+        codec = codecFigures(version.bytes.subarray(0, 32 << 20))
+      } else {
+        cairn.laterMs += ingest.ms
+        cairn.laterLogical += version.bytes.length
+        ideal.later += version.changedBytes
+        ideal.laterCompressed += version.changedCompressedBytes
+      }
+      const line = [
+        `v${String(v + 1)}/${String(plan.versions)} ${fmt(version.bytes.length / MB)} MB: cairn ${fmt(version.bytes.length / MB / (ingest.ms / 1000))} MB/s`,
+      ]
+      for (const { tool, driver } of tools) {
+        const ms = driver.backup(srcDir)
+        const r = runs.get(tool) as ToolRun
+        if (first) {
+          r.firstMs = ms
+          r.firstLogical = version.bytes.length
+          r.storedAfterFirst = dirBytes(driver.repo)
+        } else {
+          r.laterMs += ms
+          r.laterLogical += version.bytes.length
+        }
+        line.push(`${tool} ${fmt(version.bytes.length / MB / (ms / 1000))} MB/s`)
+      }
+      progress(line.join(', '))
+      v++
+    }
+    // Restore the latest version with each tool.
+    const cairn = runs.get('cairn') as ToolRun
+    cairn.storedAfterAll = dirBytes(join(cairnDir, 'objects'))
+    cairn.restoreMs = await cairnRestore(store, latest, join(dir, 'cairn-restored.bin'))
+    cairn.restoreBytes = latestBytes
+    await store.close()
+    for (const { tool, driver } of tools) {
+      const r = runs.get(tool) as ToolRun
+      r.storedAfterAll = dirBytes(driver.repo)
+      r.restoreMs = driver.restore(join(dir, `${tool}-restored`))
+      r.restoreBytes = latestBytes
+    }
+    // The same first version on one thread: what the worker pool is worth.
+    const oneDir = join(dir, 'cairn-1')
+    mkdirSync(oneDir)
+    const one = await cairnStore(oneDir, 0)
+    const firstVersion = versionedFile(plan).next()
+    if (firstVersion.done !== true) {
+      writeFileSync(file, firstVersion.value.bytes)
+      singleThread = { ms: (await cairnIngest(one, file)).ms, bytes: firstVersion.value.bytes.length }
+    }
+    await one.close()
+  })
+
+  const rss = []
+  for (const bytes of options.full ? RSS_SIZES.full : RSS_SIZES.quick) {
+    rss.push(await withTempDir(`${NAME}-rss`, (dir) => Promise.resolve(measureRss(dir, bytes))))
+    progress(`rss: ${fmt(bytes / MB)} MB entry`)
+  }
+  return report(plan, runs, ideal, singleThread, rss, codec)
+}
+
+function measureRss(dir: string, bytes: number): { bytes: number; maxRss: number; putMs: number } {
+  const out = execFileSync(
+    process.execPath,
+    [...process.execArgv, join(import.meta.dirname, 'chunkstore-rss.ts'), dir, String(bytes)],
+    {
+      encoding: 'utf8',
+    },
+  )
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { bytes: number; maxRss: number; putMs: number }
+}
+
+/** node:zlib against fflate, deflate level 1 and inflate, on 1 MiB pieces of `sample`. */
+function codecFigures(sample: Uint8Array) {
+  const pieces: Uint8Array[] = []
+  for (let at = 0; at < sample.length; at += 1 << 20) pieces.push(sample.subarray(at, at + (1 << 20)))
+  const rate = (ms: number) => sample.length / MB / (ms / 1000)
+  let zOut: Uint8Array[] = []
+  let fOut: Uint8Array[] = []
+  const zDeflate = timed(() => (zOut = pieces.map((p) => deflateRawSync(p, { level: 1 }))))
+  const fDeflate = timed(() => (fOut = pieces.map((p) => fflateDeflate(p, { level: 1 }))))
+  const zInflate = timed(() => {
+    for (const p of zOut) inflateRawSync(p)
+  })
+  const fInflate = timed(() => {
+    for (const p of fOut) fflateInflate(p)
+  })
+  const size = (list: Uint8Array[]) => list.reduce((s, p) => s + p.length, 0)
+  return {
+    zlib: { deflate: rate(zDeflate), inflate: rate(zInflate), ratio: size(zOut) / sample.length },
+    fflate: { deflate: rate(fDeflate), inflate: rate(fInflate), ratio: size(fOut) / sample.length },
+  }
+}
+
+function report(
+  plan: VersionPlan,
+  runs: Map<Tool, ToolRun>,
+  ideal: { first: number; firstCompressed: number; later: number; laterCompressed: number },
+  singleThread: { ms: number; bytes: number } | undefined,
+  rss: { bytes: number; maxRss: number; putMs: number }[],
+  codec: ReturnType<typeof codecFigures> | undefined,
+): BenchResult {
+  const mbps = (bytes: number, ms: number) => (ms > 0 ? bytes / MB / (ms / 1000) : NaN)
+  const restic = runs.get('restic')
+  const vs = (value: number, peerValue: number | undefined) =>
+    peerValue === undefined || !Number.isFinite(peerValue) ? '-' : fmtRatio(value / peerValue)
+  const ingestRows: string[][] = []
+  const storedRows: string[][] = []
+  const restoreRows: string[][] = []
+  for (const [tool, r] of runs) {
+    const first = mbps(r.firstLogical, r.firstMs)
+    const later = mbps(r.laterLogical, r.laterMs)
+    const rFirst = restic === undefined ? undefined : mbps(restic.firstLogical, restic.firstMs)
+    const rLater = restic === undefined ? undefined : mbps(restic.laterLogical, restic.laterMs)
+    ingestRows.push([tool, fmt(first), fmt(later), vs(first, rFirst), vs(later, rLater)])
+    const laterStored = r.storedAfterAll - r.storedAfterFirst
+    storedRows.push([
+      tool,
+      fmt(r.storedAfterFirst / MB, 1),
+      fmt(laterStored / MB, 1),
+      vs(r.storedAfterFirst, restic?.storedAfterFirst),
+      vs(laterStored, restic === undefined ? undefined : restic.storedAfterAll - restic.storedAfterFirst),
+      fmtRatio(laterStored / ideal.laterCompressed),
+    ])
+    const restore = mbps(r.restoreBytes, r.restoreMs)
+    restoreRows.push([
+      tool,
+      fmt(restore),
+      vs(restore, restic === undefined ? undefined : mbps(restic.restoreBytes, restic.restoreMs)),
+    ])
+  }
+  if (singleThread !== undefined)
+    ingestRows.push([
+      'cairn, 1 thread (workers: 0)',
+      fmt(mbps(singleThread.bytes, singleThread.ms)),
+      '-',
+      '-',
+      '-',
+    ])
+  storedRows.push([
+    'ideal (bytes changed)',
+    fmt(ideal.first / MB, 1),
+    fmt(ideal.later / MB, 1),
+    '-',
+    '-',
+    '-',
+  ])
+  storedRows.push([
+    'ideal, deflated',
+    fmt(ideal.firstCompressed / MB, 1),
+    fmt(ideal.laterCompressed / MB, 1),
+    '-',
+    '-',
+    '1.00×',
+  ])
+  for (const peerName of ['restic', 'borg'] as const) {
+    if (!runs.has(peerName)) ingestRows.push([peerName, 'not installed', '-', '-', '-'])
+  }
+  const tables: Table[] = [
+    {
+      title: `Ingest MB/s (${fmt(plan.baseBytes / MB)} MB file, ${String(plan.versions)} versions; targets vs restic: first ≥ 3×, later ≥ 5×)`,
+      headers: ['tool', 'first version', 'later versions', 'first vs restic', 'later vs restic'],
+      rows: ingestRows,
+    },
+    {
+      title: 'Bytes stored, MB (targets vs restic: first ≤ 1.1×, later ≤ 0.15×)',
+      headers: [
+        'tool',
+        'first version',
+        'later versions',
+        'first vs restic',
+        'later vs restic',
+        'later vs ideal deflated',
+      ],
+      rows: storedRows,
+    },
+    {
+      title: 'Restore of the latest version, MB/s (target vs restic ≥ 2.5×)',
+      headers: ['tool', 'MB/s', 'vs restic'],
+      rows: restoreRows,
+    },
+    {
+      title: 'Peak RSS storing and reading back one entry (child process; must not grow with the entry)',
+      headers: ['entry MB', 'peak RSS MB', 'RSS / entry', 'ingest MB/s'],
+      rows: rss.map((r) => [
+        fmt(r.bytes / MB),
+        fmt(r.maxRss / MB),
+        fmtRatio(r.maxRss / r.bytes),
+        fmt(mbps(r.bytes, r.putMs)),
+      ]),
+    },
+  ]
+  if (codec !== undefined) {
+    tables.push({
+      title: 'Codec: node:zlib against fflate, deflate level 1, 1 MiB pieces of the first version',
+      headers: ['codec', 'deflate MB/s', 'inflate MB/s', 'stored / raw'],
+      rows: [
+        ['node:zlib', fmt(codec.zlib.deflate), fmt(codec.zlib.inflate), fmt(codec.zlib.ratio, 3)],
+        ['fflate', fmt(codec.fflate.deflate), fmt(codec.fflate.inflate), fmt(codec.fflate.ratio, 3)],
+      ],
+    })
+  }
+  const cairn = runs.get('cairn') as ToolRun
+  return {
+    name: NAME,
+    summary:
+      `cairn's chunk store on a versioned ${fmt(plan.baseBytes / MB)} MB file: first version ` +
+      `${fmt(mbps(cairn.firstLogical, cairn.firstMs))} MB/s, later versions ${fmt(mbps(cairn.laterLogical, cairn.laterMs))} MB/s, ` +
+      `restore ${fmt(mbps(cairn.restoreBytes, cairn.restoreMs))} MB/s` +
+      (restic === undefined ? ' (restic not installed: no ratios)' : ''),
+    tables,
+    notes: [
+      'Every tool reads the same file from the page cache right after it is written; times are wall clock for the whole command (restic and borg include their process start, ~0.1 s).',
+      'cairn: 16 KiB average FastCDC chunks, deflate level 1 behind an entropy check, 16 MiB packs, fsynced, LMDB index cache; restic 0.14: ~1.5 MiB chunks, zstd auto, AES-256 + Poly1305; borg 1.2: ~2 MiB chunks, lz4, no encryption.',
+      'Stored bytes: the repository directory (packs, indexes, snapshots, for cairn packs and index objects; caches excluded). "ideal": bytes each version actually wrote (rewrites, inserts, the append).',
+      'Peak RSS: maxRSS of a child process that streams a generated entry into the store and reads it back.',
+    ],
+    raw: { plan, runs: Object.fromEntries(runs), ideal, singleThread, rss, codec },
+  }
+}
