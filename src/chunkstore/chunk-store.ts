@@ -29,6 +29,7 @@ import type { ChunkingOptions, ChunkingParams } from './chunker.js'
 import { decodeChunk } from './codec.js'
 import type { StoredChunk } from './codec.js'
 import { ingestEntry } from './ingest.js'
+import { SegmentBuffers } from './segment.js'
 import type { ChunkRef, IngestResult, IngestSink } from './ingest.js'
 import { syncIndex } from './index-sync.js'
 import type { IndexSyncReport } from './index-sync.js'
@@ -122,6 +123,7 @@ export class ChunkStore {
   readonly #readOnly: boolean
   /** Segments in flight per entry: enough to keep every worker busy. */
   readonly #depth: number
+  readonly #buffers: SegmentBuffers
   readonly #pending = new Map<ChunkId, PendingChunk>()
   #builder = new PackBuilder()
   readonly #sealed: SealedPack[] = []
@@ -152,6 +154,7 @@ export class ChunkStore {
     this.#work = init.work
     this.#readOnly = init.readOnly === true
     this.#depth = 2 * Math.max(1, init.workers) + 2
+    this.#buffers = new SegmentBuffers(init.work.shared)
     this.#lastSync = init.lastSync
   }
 
@@ -195,7 +198,7 @@ export class ChunkStore {
       if (pending.stored === undefined) throw missing(ref.id, 'is still being written')
       return decodeChunk(pending.stored.codec, pending.stored.bytes, pending.rawLength, `pending/${ref.id}`)
     }
-    const [bytes] = await collectOne(readEntryChunks(this.#blobs, this.#work, this.#locate([ref]), 1))
+    const [bytes] = await collectOne(readEntryChunks(this.#blobs, this.#work, this.#locate([ref])))
     return bytes ?? new Uint8Array(0)
   }
 
@@ -265,6 +268,7 @@ export class ChunkStore {
       })
     return ingestEntry(sourcePieces(source, name), params, this.#work, this.#compression, this.#sink, {
       depth: this.#depth,
+      buffers: this.#buffers,
     })
   }
 

@@ -7,11 +7,14 @@
  *
  * Compression is only paid where it pays. Deflate crawls at ~15-45 MB/s on random bytes
  * (against ~150-240 MB/s on text, BENCHMARKS.md), so a chunk is first judged by the order-0
- * entropy of a 4 KiB sample (a histogram: ~4 µs): at 7.9 bits a byte or more (random, encrypted,
- * already compressed) it is stored raw without deflate ever seeing it; between 7.2 and 7.9 bits a
- * 4 KiB deflate probe decides; below, the chunk is deflated at once. Whatever the path, deflated
- * bytes are kept only when they save at least 10%. Decoding refuses, before allocating more than
- * the recorded raw length, any stored chunk that would inflate past it: `CORRUPT_OBJECT`.
+ * entropy of four 1 KiB windows spread over it (histograms: a few µs). When every window is at
+ * 7.6 bits a byte or more (random, encrypted, already compressed; 1 KiB of random bytes measures
+ * ~7.8) the chunk is stored raw without deflate ever seeing it. When the least is below 7.0 the
+ * chunk is deflated at once; between, a deflate probe of the lowest window decides. Windows, not
+ * one sample: a chunk that starts with a random page and goes on with rows still compresses.
+ * Whatever the path, deflated bytes are kept only when they save at least 10%. Decoding refuses,
+ * before allocating more than the recorded raw length, any stored chunk that would inflate past
+ * it: `CORRUPT_OBJECT`.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { CairnError } from '../core/errors.js'
@@ -25,11 +28,12 @@ export function isCodec(value: number): value is Codec {
   return value === CODEC_RAW || value === CODEC_DEFLATE
 }
 
-const SAMPLE_BYTES = 4 * 1024
-/** At or above this many bits a byte, a sample is taken as incompressible. */
-const ENTROPY_RAW = 7.9
-/** Below this, deflate at once; between the two, a probe decides. */
-const ENTROPY_SURE = 7.2
+const WINDOW_BYTES = 1024
+const WINDOWS = 4
+/** When every window has at least this many bits a byte, the chunk is taken as incompressible. */
+const ENTROPY_RAW = 7.6
+/** When some window has less, deflate at once; between the two, a probe decides. */
+const ENTROPY_SURE = 7.0
 /** Store compressed only when it saves at least this share of the bytes. */
 const WORTHWHILE_RATIO = 0.9
 
@@ -59,14 +63,25 @@ export interface StoredChunk {
 /** Compresses a chunk when that pays, else keeps it raw. */
 export function encodeChunk(data: Uint8Array, compression: 'deflate' | 'none' = 'deflate'): StoredChunk {
   if (compression === 'none' || data.length === 0) return { codec: CODEC_RAW, bytes: data }
-  const sample = data.subarray(0, SAMPLE_BYTES)
-  const entropy = sampleEntropy(sample)
-  if (entropy >= ENTROPY_RAW) return { codec: CODEC_RAW, bytes: data }
-  if (
-    entropy >= ENTROPY_SURE &&
-    deflateRawSync(sample, { level: 1 }).length > sample.length * WORTHWHILE_RATIO
-  ) {
-    return { codec: CODEC_RAW, bytes: data }
+  // The window of least entropy, among WINDOWS spread evenly over the chunk.
+  let least = data.length < WINDOW_BYTES ? 0 : 8
+  let leastAt = 0
+  // Only whole windows: a few bytes always look compressible. A chunk under a window is
+  // simply deflated (it costs little).
+  const step = Math.max(WINDOW_BYTES, Math.floor(data.length / WINDOWS))
+  for (let at = 0; at + WINDOW_BYTES <= data.length; at += step) {
+    const entropy = sampleEntropy(data.subarray(at, at + WINDOW_BYTES))
+    if (entropy < least) {
+      least = entropy
+      leastAt = at
+    }
+  }
+  if (least >= ENTROPY_RAW) return { codec: CODEC_RAW, bytes: data }
+  if (least >= ENTROPY_SURE) {
+    const probe = data.subarray(leastAt, leastAt + 4 * WINDOW_BYTES)
+    if (deflateRawSync(probe, { level: 1 }).length > probe.length * WORTHWHILE_RATIO) {
+      return { codec: CODEC_RAW, bytes: data }
+    }
   }
   const packed = deflateRawSync(data, { level: 1 })
   return packed.length <= data.length * WORTHWHILE_RATIO

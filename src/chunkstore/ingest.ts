@@ -12,7 +12,7 @@ import type { ChunkId } from '../core/ids.js'
 import type { ChunkWork } from './chunk-work.js'
 import type { ChunkingParams } from './chunker.js'
 import type { StoredChunk } from './codec.js'
-import { SEGMENT_BYTES, segmentStream, stitchSegment } from './segment.js'
+import { SEGMENT_BYTES, SegmentBuffers, segmentStream, stitchSegment } from './segment.js'
 import type { SegmentChunk } from './segment.js'
 
 export interface IngestSink {
@@ -47,9 +47,9 @@ export async function ingestEntry(
   work: ChunkWork,
   compression: 'deflate' | 'none',
   sink: IngestSink,
-  options: { readonly depth: number; readonly segmentBytes?: number },
+  options: { readonly depth: number; readonly segmentBytes?: number; readonly buffers?: SegmentBuffers },
 ): Promise<IngestResult> {
-  const { depth, segmentBytes = SEGMENT_BYTES } = options
+  const { depth, segmentBytes = SEGMENT_BYTES, buffers = new SegmentBuffers(work.shared) } = options
   const chunks: ChunkRef[] = []
   let logicalBytes = 0
   let newBytes = 0
@@ -61,7 +61,7 @@ export async function ingestEntry(
   let added: Promise<void> = Promise.resolve()
   const window: Promise<void>[] = []
   try {
-    for await (const segment of segmentStream(pieces, params.maxSize, segmentBytes, work.shared)) {
+    for await (const segment of segmentStream(pieces, params.maxSize, segmentBytes, buffers)) {
       const cuts = work.cut(segment, params)
       const stitch = Promise.all([cuts, stitched]).then(([segmentCuts, from]) => {
         const result = stitchSegment(segment, segmentCuts, from - segment.base, params)
@@ -97,6 +97,8 @@ export async function ingestEntry(
           newBytes += length
           storedBytes += form.bytes.length
         }
+        // Cut, stitched, encoded and added: nothing reads the segment's buffer any more.
+        buffers.give(segment.bytes)
       })
       window.push(added)
       // Bounded memory: at most `depth` segments in flight.

@@ -2,10 +2,11 @@
  * Reading an entry back: its chunks in order, each decompressed and checked against its id.
  *
  * Chunks that lie back to back in one pack (an entry written in one go lies so) are fetched by a
- * single ranged get of up to 4 MiB, a few such gets are in flight ahead of the consumer, and each
+ * single ranged get of up to 4 MiB, up to 16 MiB of such gets are in flight ahead of the consumer, and each
  * run is decoded and checked on the worker pool while the next is read: a restore runs at the
  * speed of inflate and hashing on every core rather than of one request per chunk.
- * Memory: at most `ahead` runs of 4 MiB (or one chunk, when a chunk is larger) are held.
+ * Memory: at most 16 MiB of stored bytes read ahead (or one run, when a run is larger), plus
+ * what the consumer holds.
  */
 import type { BlobStore } from '../core/ports.js'
 import type { ChunkWork } from './chunk-work.js'
@@ -49,37 +50,48 @@ export function decodeRun(bytes: Uint8Array, entries: readonly IndexEntry[], bas
   })
 }
 
+/** Read ahead at most this many stored bytes, and this many runs. */
+const AHEAD_BYTES = 16 * 1024 * 1024
+const AHEAD_RUNS = 64
+
 /** The raw bytes of each located chunk, in order. */
 export async function* readEntryChunks(
   blobs: BlobStore,
   work: ChunkWork,
   located: readonly { readonly entry: IndexEntry }[],
-  ahead = 6,
 ): AsyncGenerator<Uint8Array> {
   const runs = runsOf(located.map((item) => item.entry))
-  const inFlight: Promise<Uint8Array[]>[] = []
+  const inFlight: { bytes: number; raw: Promise<Uint8Array[]> }[] = []
+  let aheadBytes = 0
+  let pending = runs.next()
   const fill = () => {
-    while (inFlight.length < ahead) {
-      const next = runs.next()
-      if (next.done === true) return
-      const run = next.value
+    // Always one run in flight; more while the budget allows.
+    while (
+      pending.done !== true &&
+      (inFlight.length === 0 ||
+        (inFlight.length < AHEAD_RUNS && aheadBytes + pending.value.length <= AHEAD_BYTES))
+    ) {
+      const run = pending.value
       const first = run.entries[0] as IndexEntry
       const raw = readPackRange(blobs, first.packId, run.offset, run.length).then((bytes) =>
         work.decode(bytes, run.entries, run.offset),
       )
       raw.catch(() => undefined) // awaited in order below; a failure surfaces there
-      inFlight.push(raw)
+      inFlight.push({ bytes: run.length, raw })
+      aheadBytes += run.length
+      pending = runs.next()
     }
   }
   try {
     fill()
     for (let head = inFlight.shift(); head !== undefined; head = inFlight.shift()) {
-      const chunks = await head
+      const chunks = await head.raw
+      aheadBytes -= head.bytes
       fill()
       yield* chunks
     }
   } finally {
     // A consumer that stops early leaves no read unobserved.
-    await Promise.allSettled(inFlight)
+    await Promise.allSettled(inFlight.map((item) => item.raw))
   }
 }

@@ -31,16 +31,40 @@ export interface Segment {
   readonly own: number
 }
 
+/**
+ * Segment buffers, kept for reuse: fresh memory costs page faults and GC work on the calling
+ * thread, which is the one that must stay free to feed the workers.
+ */
+export class SegmentBuffers {
+  readonly #shared: boolean
+  readonly #free: Uint8Array[] = []
+  static readonly KEEP = 16
+
+  constructor(shared: boolean) {
+    this.#shared = shared
+  }
+
+  take(capacity: number): Uint8Array {
+    const index = this.#free.findIndex((buffer) => buffer.length === capacity)
+    if (index >= 0) return this.#free.splice(index, 1)[0] as Uint8Array
+    return new Uint8Array(this.#shared ? new SharedArrayBuffer(capacity) : new ArrayBuffer(capacity))
+  }
+
+  /** Gives back a buffer once nothing reads it any more. */
+  give(bytes: Uint8Array): void {
+    if (this.#free.length < SegmentBuffers.KEEP) this.#free.push(new Uint8Array(bytes.buffer))
+  }
+}
+
 /** The entry as segments of `segmentBytes` plus `overlap` bytes of the next. */
 export async function* segmentStream(
   pieces: AsyncIterable<Uint8Array>,
   overlap: number,
   segmentBytes: number,
-  shared: boolean,
+  buffers: SegmentBuffers,
 ): AsyncGenerator<Segment> {
   const capacity = segmentBytes + overlap
-  const allocate = () => new Uint8Array(shared ? new SharedArrayBuffer(capacity) : new ArrayBuffer(capacity))
-  let bytes = allocate()
+  let bytes = buffers.take(capacity)
   let used = 0
   let base = 0
   for await (const piece of pieces) {
@@ -51,7 +75,7 @@ export async function* segmentStream(
       at += take
       if (used === capacity) {
         yield { bytes, base, own: segmentBytes }
-        const next = allocate()
+        const next = buffers.take(capacity)
         next.set(bytes.subarray(segmentBytes), 0)
         bytes = next
         used = overlap
@@ -60,6 +84,7 @@ export async function* segmentStream(
     }
   }
   if (used > 0) yield { bytes: bytes.subarray(0, used), base, own: used }
+  else buffers.give(bytes)
 }
 
 /** The speculative chunks of a segment: where each ends (relative) and its id. */

@@ -1,11 +1,17 @@
 import fc from 'fast-check'
-import { hash } from 'blake3-wasm'
+import { hash, load } from 'blake3-wasm'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
+import {
+  chunkHasherName,
+  computeChunkId,
+  computeChunkIdWasm,
+  loadChunkHasher,
+} from '../../src/chunkstore/chunk-id.js'
 import { parseChunkId } from '../../src/core/ids.js'
 
 beforeAll(async () => {
   await loadChunkHasher()
+  await load()
 })
 
 describe('chunk ids', () => {
@@ -26,18 +32,35 @@ describe('chunk ids', () => {
     expect(computeChunkId(big)).not.toBe(id)
   })
 
-  it('property: above 1 MiB the streamed digest equals blake3-wasm one-shot hash of the same bytes', () => {
-    fc.assert(
-      fc.property(
+  it('property: above 1 MiB the streamed digest equals blake3-wasm one-shot hash of the same bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.integer({ min: 1024 * 1024 + 1, max: 1024 * 1024 + 70_000 }),
         fc.nat(255),
-        (length, seed) => {
+        async (length, seed) => {
           const data = new Uint8Array(length).map((_, i) => (i * 31 + seed) & 0xff)
-          // One-shot works up to 8 MiB; computeChunkId streams everything above 1 MiB.
+          // One-shot works up to 8 MiB; the wasm path streams everything above 1 MiB.
+          expect(await computeChunkIdWasm(data)).toBe(hash(data).toString('hex'))
           expect(computeChunkId(data)).toBe(hash(data).toString('hex'))
         },
       ),
       { numRuns: 10 },
+    )
+  })
+
+  it('property: the native and wasm implementations give the same ids (native is loaded here)', async () => {
+    expect(chunkHasherName()).toBe('native')
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 70_000 }),
+          fc.integer({ min: 0, max: 3 << 20 }).map((n) => new Uint8Array(n).fill(n & 0xff)),
+        ),
+        async (data) => {
+          expect(computeChunkId(data)).toBe(await computeChunkIdWasm(data))
+        },
+      ),
+      { numRuns: 40 },
     )
   })
 })
