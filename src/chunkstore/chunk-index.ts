@@ -18,6 +18,8 @@ import type { IndexEntry } from './index-object.js'
 export interface ChunkIndex {
   /** Where chunk `id` is stored, or undefined when no merged index object names it. */
   get(id: ChunkId): IndexEntry | undefined
+  /** True when some merged index object names chunk `id` (cheaper than `get`). */
+  has(id: ChunkId): boolean
   /** The keys of the index objects merged so far. */
   indexObjects(): ReadonlySet<string>
   /** Merges the entries of index object `key`, atomically with recording `key`. */
@@ -42,6 +44,10 @@ export class MemoryChunkIndex implements ChunkIndex {
 
   get(id: ChunkId): IndexEntry | undefined {
     return this.#entries.get(id)
+  }
+
+  has(id: ChunkId): boolean {
+    return this.#entries.has(id)
   }
 
   indexObjects(): ReadonlySet<string> {

@@ -165,7 +165,7 @@ export class ChunkStore {
 
   /** True when the chunk is stored (durably, or pending in this session). */
   has(id: ChunkId): boolean {
-    return this.#pending.has(id) || this.#index.get(id) !== undefined
+    return this.#pending.has(id) || this.#index.has(id)
   }
 
   /**
@@ -275,7 +275,7 @@ export class ChunkStore {
   /** What ingest asks of the store: claims against the index and pending chunks, and the open pack. */
   readonly #sink: IngestSink = {
     claim: (id, length) => {
-      if (this.#pending.has(id) || this.#index.get(id) !== undefined) return false
+      if (this.#pending.has(id) || this.#index.has(id)) return false
       this.#pending.set(id, { rawLength: length, stored: undefined })
       return true
     },

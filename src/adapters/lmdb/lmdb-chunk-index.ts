@@ -31,6 +31,14 @@ function keyOf(kind: number, body: Uint8Array = new Uint8Array(0)): Buffer {
   return key
 }
 
+/** The key of chunk `id`'s entry, in one reused buffer: lookups are per chunk, so no allocation. */
+const lookupKey = Buffer.alloc(33)
+lookupKey[0] = KIND_ENTRY
+function entryKey(id: ChunkId): Buffer {
+  lookupKey.write(id, 1, 'hex')
+  return lookupKey
+}
+
 function encodeValue(entry: IndexEntry): Buffer {
   const value = Buffer.allocUnsafe(VALUE_BYTES)
   value.write(entry.packId, 0, 'hex')
@@ -90,8 +98,13 @@ export class LmdbChunkIndex implements ChunkIndex {
 
   get(id: ChunkId): IndexEntry | undefined {
     this.#check()
-    const value = this.#db.get(keyOf(KIND_ENTRY, Buffer.from(id, 'hex')))
+    const value = this.#db.get(entryKey(id))
     return value === undefined ? undefined : this.#decode(id, value)
+  }
+
+  has(id: ChunkId): boolean {
+    this.#check()
+    return this.#db.doesExist(entryKey(id))
   }
 
   indexObjects(): ReadonlySet<string> {
