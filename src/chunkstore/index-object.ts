@@ -6,7 +6,7 @@
  *   header: magic "CAIRNIDX" (8), version u16, reserved u16, entry count u32, CRC-32C of the
  *           entries u32  (20 bytes)
  *   entry:  chunk id (32), pack id (32), offset u32, stored length u32, raw length u32, codec u8
- *           (109 bytes)
+ *           (77 bytes)
  */
 import { crc32c } from '../core/crc32c.js'
 import { CairnError } from '../core/errors.js'
@@ -19,7 +19,7 @@ import { checkObjectHeader } from './object-header.js'
 export const INDEX_MAGIC = 'CAIRNIDX'
 export const INDEX_VERSION = 1
 export const INDEX_HEADER_BYTES = 20
-export const INDEX_ENTRY_BYTES = 109
+export const INDEX_ENTRY_BYTES = 77
 
 const MAGIC = new TextEncoder().encode(INDEX_MAGIC)
 

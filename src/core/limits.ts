@@ -61,5 +61,5 @@ assert(chunkBytesMin < chunkBytesMax, 'chunk size bounds are ordered')
 /** The most chunks one pack may list (a 16 MiB pack of 64-byte chunks would hold 262,144). */
 export const packChunksMax: number = 1 << 20
 
-/** The most entries one index object may hold (~109 MiB of index at the limit). */
+/** The most entries one index object may hold (~77 MiB of index at the limit). */
 export const indexEntriesMax: number = 1 << 20

@@ -12,6 +12,8 @@ import { SimDisk } from '../../src/adapters/sim/sim-disk.js'
 import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
 import { encodeChunk } from '../../src/chunkstore/codec.js'
 import { PackBuilder } from '../../src/chunkstore/pack.js'
+import { decodeIndexObject, encodeIndexObject } from '../../src/chunkstore/index-object.js'
+import type { PackId } from '../../src/core/ids.js'
 import {
   flushPack,
   listPackIds,
@@ -38,6 +40,22 @@ function builderOf(chunks: readonly Uint8Array[]): PackBuilder {
   for (const chunk of chunks) builder.add(computeChunkId(chunk), chunk.length, encodeChunk(chunk))
   return builder
 }
+
+describe('index objects', () => {
+  it('are exactly 20 + 77 bytes an entry, and every field reads back', () => {
+    const entries = CHUNKS.map((chunk, i) => ({
+      chunkId: computeChunkId(chunk),
+      packId: computeChunkId(new Uint8Array([i])) as string as PackId,
+      offset: 1000 * i + 7,
+      storedLength: chunk.length - i,
+      rawLength: chunk.length,
+      codec: (i % 2) as 0 | 1,
+    }))
+    const bytes = encodeIndexObject(entries)
+    expect(bytes.length).toBe(20 + 77 * entries.length)
+    expect(decodeIndexObject(bytes, 'index/x')).toEqual(entries)
+  })
+})
 
 describe('packs in a BlobStore', () => {
   it('a flushed pack reads back byte-exact through the merged index', async () => {
