@@ -30,4 +30,14 @@ describe('examples', () => {
     expect(lines.slice(1).map((l) => l.split(' ')[0])).toEqual(['1', '2', '3', '4', '5', '6'])
     expect(lines.at(-1)).toBe('6 {"op":"put","key":"hp","value":90}')
   })
+
+  it('examples/chunkstore.ts (the README chunk store example) stores the second version as one new chunk', async () => {
+    const lines = await captureLog(() => import('../examples/chunkstore.js'))
+    expect(lines[0]).toMatch(/^v1 \d+ bytes, \d+ chunks, \d+ stored$/)
+    expect(lines[1]).toMatch(/^v2 \d+ bytes, 1 new chunk\(s\), \d+ stored$/)
+    expect(lines[2]).toBe('v2 reads back true')
+    expect(lines[3]).toMatch(/^verify true \d+ chunks$/)
+    const [, v1Bytes, , , , v1Stored] = lines[0]!.split(' ')
+    expect(Number(v1Stored)).toBeLessThan(Number(v1Bytes) / 4)
+  })
 })

@@ -29,7 +29,7 @@ import type { ChunkingOptions, ChunkingParams } from './chunker.js'
 import { decodeChunk } from './codec.js'
 import type { StoredChunk } from './codec.js'
 import { ingestEntry } from './ingest.js'
-import { SegmentBuffers } from './segment.js'
+import { SpanBuffers } from './span.js'
 import type { ChunkRef, IngestResult, IngestSink } from './ingest.js'
 import { syncIndex } from './index-sync.js'
 import type { IndexSyncReport } from './index-sync.js'
@@ -121,9 +121,9 @@ export class ChunkStore {
   readonly #packBytes: number
   readonly #work: ChunkWork
   readonly #readOnly: boolean
-  /** Segments in flight per entry: enough to keep every worker busy. */
+  /** Spans in flight per entry: enough to keep every worker busy. */
   readonly #depth: number
-  readonly #buffers: SegmentBuffers
+  readonly #buffers: SpanBuffers
   readonly #pending = new Map<ChunkId, PendingChunk>()
   #builder = new PackBuilder()
   readonly #sealed: SealedPack[] = []
@@ -154,7 +154,7 @@ export class ChunkStore {
     this.#work = init.work
     this.#readOnly = init.readOnly === true
     this.#depth = 2 * Math.max(1, init.workers) + 2
-    this.#buffers = new SegmentBuffers(init.work.shared)
+    this.#buffers = new SpanBuffers(init.work.shared)
     this.#lastSync = init.lastSync
   }
 

@@ -1,6 +1,6 @@
 /**
- * Where segments are cut and hashed, and new chunks compressed: on the calling thread, or on a
- * pool of worker threads (segment.ts says how parallel cutting gives the sequential chunks). Both
+ * Where spans are cut and hashed, and new chunks compressed: on the calling thread, or on a
+ * pool of worker threads (span.ts says how parallel cutting gives the sequential chunks). Both
  * give the same ids and bytes; the pool is what lets ingest use every core
  * (bench/chunkstore.bench.ts measures the two).
  */
@@ -17,14 +17,14 @@ import { isCodec } from './codec.js'
 import type { StoredChunk } from './codec.js'
 import type { IndexEntry } from './index-object.js'
 import { decodeRun } from './read-entry.js'
-import { cutSegment, encodeRanges } from './segment.js'
-import type { EncodedRanges, Segment, SegmentCuts } from './segment.js'
+import { cutSpan, encodeRanges } from './span.js'
+import type { EncodedRanges, Span, SpanCuts } from './span.js'
 
 export interface ChunkWork {
-  /** True when segments should be built in shared memory (the pool reads them in place). */
+  /** True when spans should be built in shared memory (the pool reads them in place). */
   readonly shared: boolean
-  /** The segment's speculative chunks and their ids (segment.ts). */
-  cut(segment: Segment, params: ChunkingParams): Promise<SegmentCuts>
+  /** The span's speculative chunks and their ids (span.ts). */
+  cut(span: Span, params: ChunkingParams): Promise<SpanCuts>
   /** The stored form of each range (start, end pairs) of `bytes`, in one fresh buffer. */
   encode(
     bytes: Uint8Array,
@@ -40,7 +40,7 @@ export interface ChunkWork {
 }
 
 export type WorkRequest =
-  | { readonly job: number; readonly op: 'cut'; readonly segment: Segment; readonly params: ChunkingParams }
+  | { readonly job: number; readonly op: 'cut'; readonly span: Span; readonly params: ChunkingParams }
   | {
       readonly job: number
       readonly op: 'encode'
@@ -60,7 +60,7 @@ export type WorkRequest =
 type WorkOrder = WorkRequest extends infer R ? (R extends WorkRequest ? Omit<R, 'job'> : never) : never
 
 export type WorkReply =
-  | { readonly job: number; readonly cuts: SegmentCuts }
+  | { readonly job: number; readonly cuts: SpanCuts }
   | { readonly job: number; readonly encoded: EncodedRanges }
   | {
       readonly job: number
@@ -94,9 +94,9 @@ export function defaultWorkerCount(): number {
 export function inlineChunkWork(): ChunkWork {
   return {
     shared: false,
-    async cut(segment, params) {
+    async cut(span, params) {
       await loadChunkHasher()
-      return cutSegment(segment, params)
+      return cutSpan(span, params)
     },
     encode(bytes, ranges, compression) {
       return Promise.resolve(storedChunks(encodeRanges(bytes, ranges, compression)))
@@ -190,8 +190,8 @@ export function workerChunkWork(threads: number): ChunkWork {
 
   return {
     shared: true,
-    async cut(segment, params) {
-      const reply = await run({ op: 'cut', segment, params })
+    async cut(span, params) {
+      const reply = await run({ op: 'cut', span, params })
       if (!('cuts' in reply))
         throw new CairnError('IO', 'chunk worker: no cuts in reply', { op: 'chunk.work' })
       return reply.cuts

@@ -1,12 +1,12 @@
 /**
- * A worker thread of the chunk pool (chunk-work.ts): cuts and hashes segments, and compresses
+ * A worker thread of the chunk pool (chunk-work.ts): cuts and hashes spans, and compresses
  * new chunks, reading them in shared memory. Encoded bytes come back in one transferred buffer.
  */
 import { parentPort } from 'node:worker_threads'
 import { isCairnError } from '../core/errors.js'
 import { loadChunkHasher } from './chunk-id.js'
 import { decodeRun } from './read-entry.js'
-import { cutSegment, encodeRanges } from './segment.js'
+import { cutSpan, encodeRanges } from './span.js'
 import type { WorkReply, WorkRequest } from './chunk-work.js'
 
 const port = parentPort
@@ -19,7 +19,7 @@ port.on('message', (request: WorkRequest) => {
     const transfer: ArrayBuffer[] = []
     try {
       if (request.op === 'cut') {
-        reply = { job: request.job, cuts: cutSegment(request.segment, request.params) }
+        reply = { job: request.job, cuts: cutSpan(request.span, request.params) }
       } else if (request.op === 'decode') {
         const raw = decodeRun(request.bytes, request.entries, request.base)
         const out = new Uint8Array(raw.reduce((sum, chunk) => sum + chunk.length, 0))

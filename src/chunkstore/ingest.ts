@@ -1,10 +1,10 @@
 /**
- * The write path of one entry, as a pipeline over segments (segment.ts):
+ * The write path of one entry, as a pipeline over spans (span.ts):
  *
  *   cut + hash (worker) -> stitch + claim (in order) -> compress new chunks (worker) -> add (in order)
  *
  * Only chunks nobody holds are compressed: a later version of an entry that is mostly unchanged
- * costs little more than cutting and hashing it. At most `depth` segments are in flight, so memory
+ * costs little more than cutting and hashing it. At most `depth` spans are in flight, so memory
  * is bounded whatever the entry's size. The sink (the chunk store) decides what is new, and takes
  * the new chunks in entry order.
  */
@@ -12,8 +12,8 @@ import type { ChunkId } from '../core/ids.js'
 import type { ChunkWork } from './chunk-work.js'
 import type { ChunkingParams } from './chunker.js'
 import type { StoredChunk } from './codec.js'
-import { SEGMENT_BYTES, SegmentBuffers, segmentStream, stitchSegment } from './segment.js'
-import type { SegmentChunk } from './segment.js'
+import { SPAN_BYTES, SpanBuffers, spanStream, stitchSpan } from './span.js'
+import type { SpanChunk } from './span.js'
 
 export interface IngestSink {
   /** Claims a chunk if nobody holds it: true when it is new and will be added. */
@@ -47,9 +47,9 @@ export async function ingestEntry(
   work: ChunkWork,
   compression: 'deflate' | 'none',
   sink: IngestSink,
-  options: { readonly depth: number; readonly segmentBytes?: number; readonly buffers?: SegmentBuffers },
+  options: { readonly depth: number; readonly spanBytes?: number; readonly buffers?: SpanBuffers },
 ): Promise<IngestResult> {
-  const { depth, segmentBytes = SEGMENT_BYTES, buffers = new SegmentBuffers(work.shared) } = options
+  const { depth, spanBytes = SPAN_BYTES, buffers = new SpanBuffers(work.shared) } = options
   const chunks: ChunkRef[] = []
   let logicalBytes = 0
   let newBytes = 0
@@ -61,11 +61,11 @@ export async function ingestEntry(
   let added: Promise<void> = Promise.resolve()
   const window: Promise<void>[] = []
   try {
-    for await (const segment of segmentStream(pieces, params.maxSize, segmentBytes, buffers)) {
-      const cuts = work.cut(segment, params)
-      const stitch = Promise.all([cuts, stitched]).then(([segmentCuts, from]) => {
-        const result = stitchSegment(segment, segmentCuts, from - segment.base, params)
-        const fresh: SegmentChunk[] = []
+    for await (const span of spanStream(pieces, params.maxSize, spanBytes, buffers)) {
+      const cuts = work.cut(span, params)
+      const stitch = Promise.all([cuts, stitched]).then(([spanCuts, from]) => {
+        const result = stitchSpan(span, spanCuts, from - span.base, params)
+        const fresh: SpanChunk[] = []
         for (const chunk of result.chunks) {
           const length = chunk.end - chunk.start
           chunks.push({ id: chunk.id, length })
@@ -75,14 +75,14 @@ export async function ingestEntry(
             fresh.push(chunk)
           }
         }
-        return { fresh, next: segment.base + result.next }
+        return { fresh, next: span.base + result.next }
       })
       stitched = stitch.then((result) => result.next)
       const encoded = stitch.then(({ fresh }) =>
         fresh.length === 0
           ? []
           : work.encode(
-              segment.bytes,
+              span.bytes,
               fresh.flatMap((chunk) => [chunk.start, chunk.end]),
               compression,
             ),
@@ -97,13 +97,13 @@ export async function ingestEntry(
           newBytes += length
           storedBytes += form.bytes.length
         }
-        // Cut, stitched, encoded and added: nothing reads the segment's buffer any more.
-        buffers.give(segment.bytes)
+        // Cut, stitched, encoded and added: nothing reads the span's buffer any more.
+        buffers.give(span.bytes)
       })
       window.push(added)
-      // Bounded memory: at most `depth` segments in flight.
+      // Bounded memory: at most `depth` spans in flight.
       if (window.length >= depth) await window.shift()
-      // Filling segments is synchronous: let the workers' replies in between.
+      // Filling spans is synchronous: let the workers' replies in between.
       else await new Promise((resolve) => setImmediate(resolve))
     }
     await added

@@ -1,17 +1,17 @@
 /**
- * Ingest in parallel: the entry is cut into segments (about 2 MiB) that workers chunk and hash
+ * Ingest in parallel: the entry is cut into spans (about 2 MiB) that workers chunk and hash
  * on their own, and the calling thread stitches their chunks into exactly the chunks a single
  * sequential pass would give.
  *
  * Why that works: where FastCDC cuts depends only on the bytes and on where the chunk began.
- * A worker cutting segment k assumes a chunk begins at the segment's first byte ("speculative"
- * cuts). The true chunks arrive from segment k-1 at some offset in segment k; from there the
+ * A worker cutting span k assumes a chunk begins at the span's first byte ("speculative"
+ * cuts). The true chunks arrive from span k-1 at some offset in span k; from there the
  * calling thread cuts for itself until it lands on a speculative boundary, and from that one on
  * the two sequences are the same. They meet within a chunk or two, so the calling thread cuts
- * and hashes well under 1% of the bytes.
+ * and hashes ~1.3% of the bytes (measured on random data, 2 MiB spans, 16 KiB chunks).
  *
- * Each segment carries `maxSize` bytes of the next one after its own, so every chunk that starts
- * in a segment ends inside its buffer. Buffers are `SharedArrayBuffer`s when workers read them.
+ * Each span carries `maxSize` bytes of the next one after its own, so every chunk that starts
+ * in a span ends inside its buffer. Buffers are `SharedArrayBuffer`s when workers read them.
  */
 import type { ChunkId } from '../core/ids.js'
 import { computeChunkId } from './chunk-id.js'
@@ -20,22 +20,22 @@ import type { ChunkingParams } from './chunker.js'
 import { encodeChunk } from './codec.js'
 import type { Codec } from './codec.js'
 
-export const SEGMENT_BYTES: number = 2 * 1024 * 1024
+export const SPAN_BYTES: number = 2 * 1024 * 1024
 
-export interface Segment {
-  /** The segment's own bytes, then up to `maxSize` bytes of the next (none in the last one). */
+export interface Span {
+  /** The span's own bytes, then up to `maxSize` bytes of the next (none in the last one). */
   readonly bytes: Uint8Array
   /** Offset of `bytes[0]` in the entry. */
   readonly base: number
-  /** Chunks starting in `[0, own)` belong to this segment. */
+  /** Chunks starting in `[0, own)` belong to this span. */
   readonly own: number
 }
 
 /**
- * Segment buffers, kept for reuse: fresh memory costs page faults and GC work on the calling
+ * Span buffers, kept for reuse: fresh memory costs page faults and GC work on the calling
  * thread, which is the one that must stay free to feed the workers.
  */
-export class SegmentBuffers {
+export class SpanBuffers {
   readonly #shared: boolean
   readonly #free: Uint8Array[] = []
   static readonly KEEP = 16
@@ -52,18 +52,18 @@ export class SegmentBuffers {
 
   /** Gives back a buffer once nothing reads it any more. */
   give(bytes: Uint8Array): void {
-    if (this.#free.length < SegmentBuffers.KEEP) this.#free.push(new Uint8Array(bytes.buffer))
+    if (this.#free.length < SpanBuffers.KEEP) this.#free.push(new Uint8Array(bytes.buffer))
   }
 }
 
-/** The entry as segments of `segmentBytes` plus `overlap` bytes of the next. */
-export async function* segmentStream(
+/** The entry as spans of `spanBytes` plus `overlap` bytes of the next. */
+export async function* spanStream(
   pieces: AsyncIterable<Uint8Array>,
   overlap: number,
-  segmentBytes: number,
-  buffers: SegmentBuffers,
-): AsyncGenerator<Segment> {
-  const capacity = segmentBytes + overlap
+  spanBytes: number,
+  buffers: SpanBuffers,
+): AsyncGenerator<Span> {
+  const capacity = spanBytes + overlap
   let bytes = buffers.take(capacity)
   let used = 0
   let base = 0
@@ -74,12 +74,12 @@ export async function* segmentStream(
       used += take
       at += take
       if (used === capacity) {
-        yield { bytes, base, own: segmentBytes }
+        yield { bytes, base, own: spanBytes }
         const next = buffers.take(capacity)
-        next.set(bytes.subarray(segmentBytes), 0)
+        next.set(bytes.subarray(spanBytes), 0)
         bytes = next
         used = overlap
-        base += segmentBytes
+        base += spanBytes
       }
     }
   }
@@ -87,17 +87,17 @@ export async function* segmentStream(
   else buffers.give(bytes)
 }
 
-/** The speculative chunks of a segment: where each ends (relative) and its id. */
-export interface SegmentCuts {
+/** The speculative chunks of a span: where each ends (relative) and its id. */
+export interface SpanCuts {
   readonly ends: readonly number[]
   readonly ids: readonly ChunkId[]
 }
 
-/** Cuts a segment as if a chunk began at its first byte, and hashes every chunk. */
-export function cutSegment(segment: Segment, params: ChunkingParams): SegmentCuts {
+/** Cuts a span as if a chunk began at its first byte, and hashes every chunk. */
+export function cutSpan(span: Span, params: ChunkingParams): SpanCuts {
   const ends: number[] = []
   const ids: ChunkId[] = []
-  const { bytes, own } = segment
+  const { bytes, own } = span
   for (let start = 0; start < own;) {
     const cut = findCut(bytes, start, bytes.length, params)
     ends.push(cut)
@@ -107,26 +107,26 @@ export function cutSegment(segment: Segment, params: ChunkingParams): SegmentCut
   return { ends, ids }
 }
 
-/** One true chunk of the entry, inside a segment's buffer. */
-export interface SegmentChunk {
+/** One true chunk of the entry, inside a span's buffer. */
+export interface SpanChunk {
   readonly id: ChunkId
   readonly start: number
   readonly end: number
 }
 
 /**
- * The true chunks starting in this segment, given `from`, where the first of them starts
- * (relative to the segment). Returns them and where the next segment's first chunk starts
- * (relative to this segment, so possibly past `own`).
+ * The true chunks starting in this span, given `from`, where the first of them starts
+ * (relative to the span). Returns them and where the next span's first chunk starts
+ * (relative to this span, so possibly past `own`).
  */
-export function stitchSegment(
-  segment: Segment,
-  cuts: SegmentCuts,
+export function stitchSpan(
+  span: Span,
+  cuts: SpanCuts,
   from: number,
   params: ChunkingParams,
-): { chunks: SegmentChunk[]; next: number } {
-  const chunks: SegmentChunk[] = []
-  const { bytes, own } = segment
+): { chunks: SpanChunk[]; next: number } {
+  const chunks: SpanChunk[] = []
+  const { bytes, own } = span
   const { ends, ids } = cuts
   const startOf = (i: number) => (i === 0 ? 0 : (ends[i - 1] ?? 0))
   let at = from

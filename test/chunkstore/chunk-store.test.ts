@@ -210,6 +210,23 @@ describe('chunk store', () => {
     expect(() => store.putEntry(new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'CLOSED' }))
   })
 
+  it('a failed pack put keeps its chunks pending and readable; the next flush puts them', async () => {
+    const disk = new SimDisk({ seed: 12 })
+    const { store } = await storeOn(disk)
+    const data = createRng(12).bytes(40_000)
+    const put = await store.putEntry(data)
+    disk.setSpaceBudget(disk.usedBytes() + 1000) // the pack cannot fit
+    await expectCairnError(store.flush(), 'DISK_FULL')
+    expect(store.stats().chunksPending).toBeGreaterThan(0)
+    expectBytes(await store.readEntryBytes(put.chunks), data, 'pending after the failure')
+    disk.setSpaceBudget(undefined)
+    await store.flush()
+    expect(store.stats().chunksPending).toBe(0)
+    const reopened = (await storeOn(disk)).store
+    expectBytes(await reopened.readEntryBytes(put.chunks), data, 'durable after the retry')
+    expect((await reopened.verify({ readData: true })).problems).toEqual([])
+  })
+
   it('a crash before every I/O of put + flush leaves a store that verifies clean and reads all it indexes', async () => {
     const entries = [text(800), createRng(11).bytes(9000)]
     const run = async (disk: SimDisk) => {

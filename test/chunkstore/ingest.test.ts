@@ -1,6 +1,6 @@
 /**
- * Parallel ingest gives exactly the sequential chunks: segments cut on their own and stitched
- * (segment.ts) equal one pass of the chunker over the whole entry, for any data, any segment
+ * Parallel ingest gives exactly the sequential chunks: spans cut on their own and stitched
+ * (span.ts) equal one pass of the chunker over the whole entry, for any data, any span
  * size and any split of the input, on the calling thread and on worker threads. New chunks are
  * claimed once and added in order; a failed ingest gives back every claim it did not add.
  */
@@ -69,7 +69,7 @@ const entryData = fc
   })
 
 describe('ingest', () => {
-  it('property: stitched segments give exactly the sequential chunks, inline and on workers', async () => {
+  it('property: stitched spans give exactly the sequential chunks, inline and on workers', async () => {
     await loadChunkHasher()
     await fc.assert(
       fc.asyncProperty(
@@ -78,13 +78,13 @@ describe('ingest', () => {
         fc.array(fc.nat(40_000), { maxLength: 6 }),
         fc.constantFrom<'cdc' | 'fixed'>('cdc', 'fixed'),
         fc.boolean(),
-        async (data, segmentBytes, cuts, mode, onWorkers) => {
+        async (data, spanBytes, cuts, mode, onWorkers) => {
           const params = parseChunking({ mode, minSize: 256, avgSize: 1024, maxSize: 4096 })
           const work: ChunkWork = onWorkers ? pool : inlineChunkWork()
           const { sink, added } = recordingSink()
           const result = await ingestEntry(pieces(data, cuts), params, work, 'deflate', sink, {
             depth: 3,
-            segmentBytes,
+            spanBytes,
           })
           const expected = chunkBuffer(data, params)
           expect(result.chunks.map((c) => c.length)).toEqual(expected.map((c) => c.length))
@@ -110,7 +110,7 @@ describe('ingest', () => {
     const { sink, added } = recordingSink(known)
     const result = await ingestEntry(pieces(data, [77_777]), params, pool, 'deflate', sink, {
       depth: 4,
-      segmentBytes: 50_000,
+      spanBytes: 50_000,
     })
     expect(added.map((a) => a.id)).toEqual(all.filter((id) => !known.has(id)))
     expect(result.newBytes).toBe(added.reduce((sum, a) => sum + a.raw.length, 0))
@@ -128,7 +128,7 @@ describe('ingest', () => {
     }
     const { sink, claims, added, released } = recordingSink()
     await expect(
-      ingestEntry(failing(), params, pool, 'deflate', sink, { depth: 2, segmentBytes: 30_000 }),
+      ingestEntry(failing(), params, pool, 'deflate', sink, { depth: 2, spanBytes: 30_000 }),
     ).rejects.toThrow('source broke')
     // What was added stays claimed (it is in the pack); nothing else is left claimed.
     expect([...claims].sort()).toEqual(added.map((a) => a.id).sort())
