@@ -1,22 +1,26 @@
 /**
  * The chunk store: entries in, chunk lists out, every chunk stored once.
  *
- * Write path (`putEntry`): the source is cut into chunks (chunker.ts) on the calling thread, in
- * batches of about 1 MiB; each batch is hashed on a worker thread (chunk-work.ts); chunks the
- * index or this session already holds are skipped, and only the new ones are compressed (again on
- * a worker) and appended to the open pack. A full pack is sealed and put in the background while
- * the next fills; its index object follows it (pack-store.ts). Memory stays bounded: a few batches
- * in flight, the open pack, and at most one sealed pack being put.
+ * Write path (`putEntry`, ingest.ts): the source is copied into spans of ~2 MiB that worker
+ * threads cut and hash (span.ts); the calling thread stitches their cuts into the sequential
+ * chunks, claims the ones neither the index nor this session holds, and only those are compressed
+ * (on the workers) and appended to the open pack. A full pack (by bytes, or by chunk count) is
+ * sealed and put in the background while the next fills; its index object follows it
+ * (pack-store.ts). Memory stays bounded: a few spans in flight, the open pack, and at most one
+ * sealed pack waiting while another is put.
  *
  * Chunks reach the index only once their pack and index object are durable. Until then they are
  * "pending": deduplicated against and readable from memory, but not yet safe to reference from
  * anything durable. `flush()` makes every pending chunk durable; the checkpoint protocol calls it
  * before writing a manifest.
  *
- * A failed pack put leaves its chunks pending and the sealed pack in memory: the error reaches
- * the caller, and the next `flush()` tries the put again.
+ * A failed pack put leaves its sealed pack in memory and its chunks pending: the next put (by a
+ * later entry, or `flush()`) tries it again; when two packs wait, the entry being stored fails
+ * with the error (its chunks added so far stay pending), and `flush()` reports it too.
  */
+import { assert } from '../core/assert.js'
 import { CairnError } from '../core/errors.js'
+import { indexEntriesMax, packChunksMax } from '../core/limits.js'
 import type { ChunkId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import { MemoryChunkIndex } from './chunk-index.js'
@@ -46,6 +50,8 @@ import type { VerifyOptions, VerifyReport } from './verify.js'
 export const PACK_BYTES_DEFAULT: number = 16 * 1024 * 1024
 const PACK_BYTES_MIN = 64 * 1024
 const PACK_BYTES_MAX = 512 * 1024 * 1024
+/** A pack is sealed at this many chunks whatever its bytes (its footer and index object must decode). */
+const PACK_CHUNKS_CAP = Math.min(packChunksMax, indexEntriesMax)
 
 export interface ChunkStoreOptions {
   readonly blobs: BlobStore
@@ -56,6 +62,8 @@ export interface ChunkStoreOptions {
   readonly compression?: 'deflate' | 'none'
   /** Target bytes of chunk data per pack (default 16 MiB). */
   readonly packBytes?: number
+  /** At most this many chunks per pack (default and ceiling: the readers' limit, 2^20). */
+  readonly packChunks?: number
   /** Worker threads for hashing and compression; 0 works on the calling thread. */
   readonly workers?: number
   /** Open for reading only: nothing is written, not even a repaired index object. */
@@ -97,6 +105,12 @@ export async function openChunkStore(options: ChunkStoreOptions): Promise<ChunkS
       },
     )
   }
+  const packChunks = options.packChunks ?? PACK_CHUNKS_CAP
+  if (!Number.isInteger(packChunks) || packChunks < 1 || packChunks > PACK_CHUNKS_CAP) {
+    throw new CairnError('BAD_OPTION', `packChunks must be an integer in [1, ${String(PACK_CHUNKS_CAP)}]`, {
+      op: 'chunkstore.open',
+    })
+  }
   const workers = options.workers ?? defaultWorkerCount()
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
     throw new CairnError('BAD_OPTION', 'workers must be an integer in [0, 64]', { op: 'chunkstore.open' })
@@ -108,17 +122,31 @@ export async function openChunkStore(options: ChunkStoreOptions): Promise<ChunkS
   const params = parseChunking(options.chunking)
   await loadChunkHasher()
   const index = options.index ?? new MemoryChunkIndex()
-  const lastSync = await syncIndex(options.blobs, index, { writable: options.readOnly !== true })
+  const overlay = new MemoryChunkIndex()
+  const lastSync = await syncIndex(options.blobs, index, { writable: options.readOnly !== true, overlay })
   const work = workers === 0 ? inlineChunkWork() : workerChunkWork(workers)
-  return new ChunkStore({ ...options, index, params, compression, packBytes, work, workers, lastSync })
+  return new ChunkStore({
+    ...options,
+    index,
+    overlay,
+    params,
+    compression,
+    packBytes,
+    work,
+    workers,
+    lastSync,
+  })
 }
 
 export class ChunkStore {
   readonly #blobs: BlobStore
   readonly #index: ChunkIndex
+  /** Entries read from pack footers by a read-only open (never written to the cache). */
+  readonly #overlay: ChunkIndex
   readonly #params: ChunkingParams
   readonly #compression: 'deflate' | 'none'
   readonly #packBytes: number
+  readonly #packChunks: number
   readonly #work: ChunkWork
   readonly #readOnly: boolean
   /** Spans in flight per entry: enough to keep every worker busy. */
@@ -127,9 +155,12 @@ export class ChunkStore {
   readonly #pending = new Map<ChunkId, PendingChunk>()
   #builder = new PackBuilder()
   readonly #sealed: SealedPack[] = []
-  #putting: Promise<void> = Promise.resolve()
+  /** The put loop while it runs. */
+  #putRunning: Promise<void> | undefined
   #exclusive: Promise<unknown> = Promise.resolve()
   #closed = false
+  /** Set as `close()` begins: no new work is accepted. */
+  #closing = false
   #packsWritten = 0
   #packBytesWritten = 0
   readonly #lastSync: IndexSyncReport
@@ -138,9 +169,11 @@ export class ChunkStore {
   constructor(init: {
     readonly blobs: BlobStore
     readonly index: ChunkIndex
+    readonly overlay?: ChunkIndex
     readonly params: ChunkingParams
     readonly compression: 'deflate' | 'none'
     readonly packBytes: number
+    readonly packChunks?: number
     readonly work: ChunkWork
     readonly workers: number
     readonly readOnly?: boolean
@@ -148,9 +181,11 @@ export class ChunkStore {
   }) {
     this.#blobs = init.blobs
     this.#index = init.index
+    this.#overlay = init.overlay ?? new MemoryChunkIndex()
     this.#params = init.params
     this.#compression = init.compression
     this.#packBytes = init.packBytes
+    this.#packChunks = init.packChunks ?? PACK_CHUNKS_CAP
     this.#work = init.work
     this.#readOnly = init.readOnly === true
     this.#depth = 2 * Math.max(1, init.workers) + 2
@@ -165,7 +200,7 @@ export class ChunkStore {
 
   /** True when the chunk is stored (durably, or pending in this session). */
   has(id: ChunkId): boolean {
-    return this.#pending.has(id) || this.#index.has(id)
+    return this.#pending.has(id) || this.#index.has(id) || this.#overlay.has(id)
   }
 
   /**
@@ -182,12 +217,13 @@ export class ChunkStore {
 
   /** Seals the open pack and makes every pending chunk durable (packs, then index objects). */
   flush(): Promise<void> {
-    return this.#serially('chunkstore.flush', async () => {
-      await this.#putting.catch(() => undefined)
-      this.#seal()
-      this.#putting = this.#putSealed()
-      await this.#putting
-    })
+    return this.#serially('chunkstore.flush', () => this.#flush())
+  }
+
+  async #flush(): Promise<void> {
+    this.#seal()
+    while (this.#sealed.length > 0) await this.#startPut()
+    assert(this.#pending.size === 0, 'a flushed chunk store holds no pending chunk')
   }
 
   /** A chunk's raw bytes, checked against its id. */
@@ -196,7 +232,14 @@ export class ChunkStore {
     const pending = this.#pending.get(ref.id)
     if (pending !== undefined) {
       if (pending.stored === undefined) throw missing(ref.id, 'is still being written')
-      return decodeChunk(pending.stored.codec, pending.stored.bytes, pending.rawLength, `pending/${ref.id}`)
+      const raw = decodeChunk(
+        pending.stored.codec,
+        pending.stored.bytes,
+        pending.rawLength,
+        `pending/${ref.id}`,
+      )
+      // A raw chunk's bytes are the pack's own: the caller gets a copy it may change.
+      return raw === pending.stored.bytes ? raw.slice() : raw
     }
     const [bytes] = await collectOne(readEntryChunks(this.#blobs, this.#work, this.#locate([ref])))
     return bytes ?? new Uint8Array(0)
@@ -248,16 +291,26 @@ export class ChunkStore {
     }
   }
 
-  /** Flushes (unless read-only), stops the workers and closes the index cache. */
+  /**
+   * Flushes (unless read-only), stops the workers and closes the index cache. Calls made after
+   * `close()` began are `CLOSED`. A flush that fails leaves the store open, so it can be retried.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
-    try {
-      if (!this.#readOnly) await this.flush()
-    } finally {
-      this.#closed = true
-      await this.#work.close()
-      await this.#index.close()
+    if (!this.#readOnly) {
+      this.#closing = true
+      try {
+        await this.#exclusive
+        await this.#flush()
+      } catch (error) {
+        this.#closing = false
+        throw error
+      }
     }
+    this.#closed = true
+    this.#closing = true
+    await this.#work.close()
+    await this.#index.close()
   }
 
   async #putEntry(source: EntrySource, params: ChunkingParams, name: string): Promise<PutEntryResult> {
@@ -275,24 +328,35 @@ export class ChunkStore {
   /** What ingest asks of the store: claims against the index and pending chunks, and the open pack. */
   readonly #sink: IngestSink = {
     claim: (id, length) => {
-      if (this.#pending.has(id) || this.#index.has(id)) return false
+      if (this.#pending.has(id) || this.#index.has(id) || this.#overlay.has(id)) return false
       this.#pending.set(id, { rawLength: length, stored: undefined })
       return true
     },
     release: (id) => {
       this.#pending.delete(id)
     },
-    add: async (id, length, stored) => {
+    add: (id, length, stored) => {
       const pending = this.#pending.get(id)
       if (pending !== undefined) pending.stored = stored
       this.#builder.add(id, length, stored)
-      if (this.#builder.dataBytes >= this.#packBytes) {
-        // One sealed pack in flight at most: wait for the previous put (and surface its failure).
-        await this.#putting
+      // A pack is full by bytes, or by chunk count: its footer and index object must stay
+      // within what a reader accepts (limits.ts), however small the chunks.
+      if (this.#builder.dataBytes >= this.#packBytes || this.#builder.chunkCount >= this.#packChunks)
         this.#seal()
-        this.#putting = this.#putSealed()
-        this.#putting.catch(() => undefined)
+    },
+    afterSpan: async () => {
+      // Back-pressure: at most one sealed pack waits while another is put. A put that failed is
+      // tried again here; if it fails again the error reaches this entry, whose chunks added so
+      // far stay pending (readable, retried by the next put or flush).
+      let failures = 0
+      while (this.#sealed.length > 1) {
+        try {
+          await this.#startPut()
+        } catch (error) {
+          if (++failures > 1) throw error // once more at once: a passing fault costs no entry
+        }
       }
+      if (this.#sealed.length > 0) this.#startPut().catch(() => undefined)
     },
   }
 
@@ -300,6 +364,20 @@ export class ChunkStore {
     if (this.#builder.chunkCount === 0) return
     this.#sealed.push(this.#builder.seal())
     this.#builder = new PackBuilder()
+  }
+
+  /** The put loop, started unless it runs already; resolves when no sealed pack is left. */
+  #startPut(): Promise<void> {
+    if (this.#putRunning === undefined) {
+      const run = this.#putSealed()
+      this.#putRunning = run
+      // Cleared as the loop ends, before anyone awaiting it resumes (handlers run in order).
+      const clear = () => {
+        if (this.#putRunning === run) this.#putRunning = undefined
+      }
+      run.then(clear, clear)
+    }
+    return this.#putRunning
   }
 
   /** Puts the sealed packs in order; each one's chunks join the index once it is durable. */
@@ -318,7 +396,7 @@ export class ChunkStore {
   /** The index entries of durable chunks, checked against the lengths the entry recorded. */
   #locate(refs: readonly ChunkRef[]): { ref: ChunkRef; entry: NonNullable<ReturnType<ChunkIndex['get']>> }[] {
     return refs.map((ref) => {
-      const entry = this.#index.get(ref.id)
+      const entry = this.#index.get(ref.id) ?? this.#overlay.get(ref.id)
       if (entry === undefined) throw missing(ref.id, 'is in no index')
       if (entry.rawLength !== ref.length) {
         throw new CairnError(
@@ -339,7 +417,7 @@ export class ChunkStore {
   }
 
   #checkOpen(op: string): void {
-    if (this.#closed) throw new CairnError('CLOSED', 'the chunk store is closed', { op })
+    if (this.#closed || this.#closing) throw new CairnError('CLOSED', 'the chunk store is closed', { op })
   }
 }
 

@@ -118,6 +118,8 @@ interface Pending {
 interface PoolWorker {
   readonly worker: Worker
   readonly pending: Map<number, Pending>
+  /** True once it has answered a job: a worker that never did is not restarted. */
+  answered: boolean
 }
 
 /**
@@ -138,18 +140,29 @@ function spawnWorker(): Worker {
 export function workerChunkWork(threads: number): ChunkWork {
   const workers: PoolWorker[] = []
   let nextJob = 0
-  let failure: Error | undefined
+  let closed = false
+  /** Set when a worker fails before it ever answered: the pool cannot start, so it stops. */
+  let broken: Error | undefined
 
+  /** A worker died: its jobs fail; a worker that had been working is replaced. */
   const fail = (member: PoolWorker, error: unknown) => {
-    failure ??= new CairnError('IO', 'a chunk worker thread failed', { op: 'chunk.work', cause: error })
+    const index = workers.indexOf(member)
+    if (index < 0) return
+    workers.splice(index, 1)
+    const failure = new CairnError('IO', 'a chunk worker thread failed', { op: 'chunk.work', cause: error })
     for (const pending of member.pending.values()) pending.reject(failure)
     member.pending.clear()
+    void member.worker.terminate()
+    if (closed) return
+    if (member.answered) workers.push(start())
+    else broken ??= failure
   }
 
   const start = (): PoolWorker => {
-    const member: PoolWorker = { worker: spawnWorker(), pending: new Map() }
+    const member: PoolWorker = { worker: spawnWorker(), pending: new Map(), answered: false }
     member.worker.unref()
     member.worker.on('message', (reply: WorkReply) => {
+      member.answered = true
       const pending = member.pending.get(reply.job)
       if (pending === undefined) return
       member.pending.delete(reply.job)
@@ -160,7 +173,7 @@ export function workerChunkWork(threads: number): ChunkWork {
       fail(member, error)
     })
     member.worker.on('exit', (code) => {
-      if (member.pending.size > 0) fail(member, new Error(`exited with code ${String(code)}`))
+      fail(member, new Error(`exited with code ${String(code)}`))
     })
     return member
   }
@@ -169,7 +182,13 @@ export function workerChunkWork(threads: number): ChunkWork {
   for (let i = 0; i < threads; i++) workers.push(start())
 
   const run = (request: WorkOrder): Promise<WorkReply> => {
-    if (failure !== undefined) return Promise.reject(failure)
+    if (closed)
+      return Promise.reject(new CairnError('CLOSED', 'the chunk worker pool is closed', { op: 'chunk.work' }))
+    if (broken !== undefined || workers.length === 0) {
+      return Promise.reject(
+        broken ?? new CairnError('IO', 'no chunk worker thread is running', { op: 'chunk.work' }),
+      )
+    }
     let member = workers[0] as PoolWorker
     for (const w of workers) if (w.pending.size < member.pending.size) member = w
     const job = nextJob++
@@ -212,7 +231,13 @@ export function workerChunkWork(threads: number): ChunkWork {
       return reply.decoded.lengths.map((length) => reply.decoded.out.subarray(at, (at += length)))
     },
     async close() {
+      closed = true
       const all = workers.splice(0)
+      const error = new CairnError('CLOSED', 'the chunk worker pool closed', { op: 'chunk.work' })
+      for (const member of all) {
+        for (const pending of member.pending.values()) pending.reject(error)
+        member.pending.clear()
+      }
       await Promise.all(all.map((w) => w.worker.terminate()))
     },
   }

@@ -7,7 +7,8 @@
  * - An index object that does not decode is skipped and reported; then every pack that no merged
  *   entry names has its footer read, and its entries are merged (and, when the store may be
  *   written, put as a fresh index object so the next open need not read footers again; a damaged
- *   object whose content this reproduces exactly is replaced).
+ *   object whose content this reproduces exactly is overwritten). A read-only store keeps those
+ *   entries in memory (`overlay`), never in the cache, which must only hold listed index objects.
  */
 import { isCairnError } from '../core/errors.js'
 import type { PackId } from '../core/ids.js'
@@ -30,7 +31,11 @@ export interface IndexSyncReport {
 export async function syncIndex(
   blobs: BlobStore,
   cache: ChunkIndex,
-  options: { readonly writable: boolean },
+  options: {
+    readonly writable: boolean
+    /** Where entries read from footers go when the store may not be written (not the cache). */
+    readonly overlay: ChunkIndex
+  },
 ): Promise<IndexSyncReport> {
   const listed = new Set<string>()
   for await (const { key } of blobs.list('index/')) listed.add(key)
@@ -60,7 +65,7 @@ export async function syncIndex(
   }
   const damagedKeys = new Set(damaged.map((d) => d.key))
   const packsFromFooters =
-    damaged.length > 0 ? await mergeUnindexedPacks(blobs, cache, options.writable, damagedKeys) : 0
+    damaged.length > 0 ? await mergeUnindexedPacks(blobs, cache, options, damagedKeys) : 0
   return { merged, damaged, packsFromFooters, rebuilt }
 }
 
@@ -68,7 +73,7 @@ export async function syncIndex(
 async function mergeUnindexedPacks(
   blobs: BlobStore,
   cache: ChunkIndex,
-  writable: boolean,
+  options: { readonly writable: boolean; readonly overlay: ChunkIndex },
   damaged: ReadonlySet<string>,
 ): Promise<number> {
   const named = new Set<PackId>()
@@ -84,8 +89,8 @@ async function mergeUnindexedPacks(
       if (isCairnError(error, 'CORRUPT_OBJECT')) continue
       throw error
     }
-    const key = writable ? await putIndexObject(blobs, entries, damaged) : `footer/${packId}`
-    cache.addIndexObject(key, entries)
+    if (options.writable) cache.addIndexObject(await putIndexObject(blobs, entries, damaged), entries)
+    else options.overlay.addIndexObject(`footer/${packId}`, entries)
     count++
   }
   return count

@@ -18,8 +18,10 @@ import type { SpanChunk } from './span.js'
 export interface IngestSink {
   /** Claims a chunk if nobody holds it: true when it is new and will be added. */
   claim(id: ChunkId, length: number): boolean
-  /** Takes a claimed chunk's stored form; called in entry order. */
-  add(id: ChunkId, length: number, stored: StoredChunk): Promise<void> | void
+  /** Takes a claimed chunk's stored form, in entry order. Synchronous: a claim is added whole or not at all. */
+  add(id: ChunkId, length: number, stored: StoredChunk): void
+  /** Called after each span's new chunks are added: where full packs are put (and back-pressure applied). */
+  afterSpan(): Promise<void>
   /** Gives back a claim that will never be added (the ingest failed). */
   release(id: ChunkId): void
 }
@@ -56,61 +58,84 @@ export async function ingestEntry(
   let storedBytes = 0
   let newChunks = 0
   const claimed = new Set<ChunkId>()
+  let aborted = false
   // Where the next true chunk starts, in the entry; each stitch waits for the one before.
   let stitched: Promise<number> = Promise.resolve(0)
   let added: Promise<void> = Promise.resolve()
-  const window: Promise<void>[] = []
+  // The spans in flight: the promise that ends each, and every step of it (to settle on failure).
+  const window: { added: Promise<void>; steps: Promise<unknown>[] }[] = []
   try {
     for await (const span of spanStream(pieces, params.maxSize, spanBytes, buffers)) {
-      const cuts = work.cut(span, params)
-      const stitch = Promise.all([cuts, stitched]).then(([spanCuts, from]) => {
-        const result = stitchSpan(span, spanCuts, from - span.base, params)
-        const fresh: SpanChunk[] = []
-        for (const chunk of result.chunks) {
-          const length = chunk.end - chunk.start
-          chunks.push({ id: chunk.id, length })
-          logicalBytes += length
-          if (sink.claim(chunk.id, length)) {
-            claimed.add(chunk.id)
-            fresh.push(chunk)
+      const steps: Promise<unknown>[] = []
+      // Every step is observed here, so none is an unhandled rejection; each is awaited below.
+      const track = <T>(step: Promise<T>): Promise<T> => {
+        step.catch(() => undefined)
+        steps.push(step)
+        return step
+      }
+      const cuts = track(work.cut(span, params))
+      const stitch = track(
+        Promise.all([cuts, stitched]).then(([spanCuts, from]) => {
+          // After a failure nothing more is claimed: every claim must be released or added.
+          if (aborted) throw new Error('ingest aborted')
+          const result = stitchSpan(span, spanCuts, from - span.base, params)
+          const fresh: SpanChunk[] = []
+          for (const chunk of result.chunks) {
+            const length = chunk.end - chunk.start
+            chunks.push({ id: chunk.id, length })
+            logicalBytes += length
+            if (sink.claim(chunk.id, length)) {
+              claimed.add(chunk.id)
+              fresh.push(chunk)
+            }
           }
-        }
-        return { fresh, next: span.base + result.next }
-      })
-      stitched = stitch.then((result) => result.next)
-      const encoded = stitch.then(({ fresh }) =>
-        fresh.length === 0
-          ? []
-          : work.encode(
-              span.bytes,
-              fresh.flatMap((chunk) => [chunk.start, chunk.end]),
-              compression,
-            ),
+          return { fresh, next: span.base + result.next }
+        }),
       )
-      added = Promise.all([stitch, encoded, added]).then(async ([{ fresh }, stored]) => {
-        for (const [i, chunk] of fresh.entries()) {
-          const form = stored[i] as StoredChunk
-          const length = chunk.end - chunk.start
-          await sink.add(chunk.id, length, form)
-          claimed.delete(chunk.id)
-          newChunks++
-          newBytes += length
-          storedBytes += form.bytes.length
-        }
-        // Cut, stitched, encoded and added: nothing reads the span's buffer any more.
-        buffers.give(span.bytes)
-      })
-      window.push(added)
+      stitched = track(stitch.then((result) => result.next))
+      const encoded = track(
+        stitch.then(({ fresh }) =>
+          fresh.length === 0
+            ? []
+            : work.encode(
+                span.bytes,
+                fresh.flatMap((chunk) => [chunk.start, chunk.end]),
+                compression,
+              ),
+        ),
+      )
+      added = track(
+        Promise.all([stitch, encoded, added]).then(async ([{ fresh }, stored]) => {
+          if (aborted) throw new Error('ingest aborted')
+          for (const [i, chunk] of fresh.entries()) {
+            const form = stored[i] as StoredChunk
+            const length = chunk.end - chunk.start
+            sink.add(chunk.id, length, form)
+            claimed.delete(chunk.id)
+            newChunks++
+            newBytes += length
+            storedBytes += form.bytes.length
+          }
+          // Cut, stitched, encoded and added: nothing reads the span's buffer any more.
+          buffers.give(span.bytes)
+          await sink.afterSpan()
+        }),
+      )
+      window.push({ added, steps })
       // Bounded memory: at most `depth` spans in flight.
-      if (window.length >= depth) await window.shift()
+      if (window.length >= depth) {
+        await window[0]?.added
+        window.shift() // only once it succeeded: on failure its steps are settled below
+      }
       // Filling spans is synchronous: let the workers' replies in between.
       else await new Promise((resolve) => setImmediate(resolve))
     }
     await added
   } catch (error) {
-    // Once every step in flight has settled, chunks claimed but never added are given back:
-    // nothing may be deduplicated against a chunk that will not be stored.
-    await Promise.allSettled(window)
+    // Once every step in flight has settled (and none claims any more), chunks claimed but never
+    // added are given back: nothing may be deduplicated against a chunk that will not be stored.
+    aborted = true
+    await Promise.allSettled(window.flatMap((span) => span.steps))
     for (const id of claimed) sink.release(id)
     throw error
   }

@@ -34,7 +34,11 @@ function indexEntryOf(entry: PackEntry, packId: PackId): IndexEntry {
   }
 }
 
-/** Puts an object under a content-derived key; an existing one holds the same bytes. */
+/**
+ * Puts an object under a content-derived key. An existing one names the same content: for an
+ * index object the same bytes; for a pack the same chunks (ids, codecs, lengths), its id being
+ * the hash of its footer.
+ */
 async function putContent(store: BlobStore, key: string, bytes: Uint8Array): Promise<void> {
   try {
     await store.put(key, bytes, { ifAbsent: true })
@@ -85,8 +89,8 @@ export async function putSealedPack(
 
 /**
  * Puts an index object listing `entries`; resolves with its key once it is durable. A key in
- * `replacing` names a damaged object of the same content: it is deleted first, since a put of a
- * key that exists keeps what is there.
+ * `replacing` names a damaged object of the same content: it is overwritten in one atomic put
+ * (a put of a key that exists would keep what is there), so there is no moment without it.
  */
 export async function putIndexObject(
   store: BlobStore,
@@ -95,8 +99,8 @@ export async function putIndexObject(
 ): Promise<string> {
   const index = encodeIndexObject(entries)
   const key = `index/${computeChunkId(index)}`
-  if (replacing.has(key)) await store.delete([key])
-  await putContent(store, key, index)
+  if (replacing.has(key)) await store.put(key, index)
+  else await putContent(store, key, index)
   return key
 }
 

@@ -5,8 +5,8 @@
  * single ranged get of up to 4 MiB, up to 16 MiB of such gets are in flight ahead of the consumer, and each
  * run is decoded and checked on the worker pool while the next is read: a restore runs at the
  * speed of inflate and hashing on every core rather than of one request per chunk.
- * Memory: at most 16 MiB of stored bytes read ahead (or one run, when a run is larger), plus
- * what the consumer holds.
+ * Memory: at most 16 MiB of stored bytes and 32 MiB of their raw bytes read ahead (or one run,
+ * when a run is larger), plus what the consumer holds.
  */
 import type { BlobStore } from '../core/ports.js'
 import type { ChunkWork } from './chunk-work.js'
@@ -14,11 +14,14 @@ import type { IndexEntry } from './index-object.js'
 import { checkStoredChunk, readPackRange } from './pack-store.js'
 
 const RUN_BYTES_MAX = 4 * 1024 * 1024
+/** A run also stops at this many raw bytes: a well-compressed run must not decode into a flood. */
+const RUN_RAW_BYTES_MAX = 8 * 1024 * 1024
 
 interface Run {
   readonly entries: IndexEntry[]
   readonly offset: number
   length: number
+  rawLength: number
 }
 
 function* runsOf(entries: Iterable<IndexEntry>): Generator<Run> {
@@ -30,14 +33,16 @@ function* runsOf(entries: Iterable<IndexEntry>): Generator<Run> {
       last !== undefined &&
       last.packId === entry.packId &&
       last.offset + last.storedLength === entry.offset &&
-      run.length + entry.storedLength <= RUN_BYTES_MAX
+      run.length + entry.storedLength <= RUN_BYTES_MAX &&
+      run.rawLength + entry.rawLength <= RUN_RAW_BYTES_MAX
     ) {
       run.entries.push(entry)
       run.length += entry.storedLength
+      run.rawLength += entry.rawLength
       continue
     }
     if (run !== undefined) yield run
-    run = { entries: [entry], offset: entry.offset, length: entry.storedLength }
+    run = { entries: [entry], offset: entry.offset, length: entry.storedLength, rawLength: entry.rawLength }
   }
   if (run !== undefined) yield run
 }
@@ -50,8 +55,9 @@ export function decodeRun(bytes: Uint8Array, entries: readonly IndexEntry[], bas
   })
 }
 
-/** Read ahead at most this many stored bytes, and this many runs. */
+/** Read ahead at most this many stored bytes, raw bytes, and runs. */
 const AHEAD_BYTES = 16 * 1024 * 1024
+const AHEAD_RAW_BYTES = 32 * 1024 * 1024
 const AHEAD_RUNS = 64
 
 /** The raw bytes of each located chunk, in order. */
@@ -61,15 +67,18 @@ export async function* readEntryChunks(
   located: readonly { readonly entry: IndexEntry }[],
 ): AsyncGenerator<Uint8Array> {
   const runs = runsOf(located.map((item) => item.entry))
-  const inFlight: { bytes: number; raw: Promise<Uint8Array[]> }[] = []
+  const inFlight: { bytes: number; rawBytes: number; raw: Promise<Uint8Array[]> }[] = []
   let aheadBytes = 0
+  let aheadRaw = 0
   let pending = runs.next()
   const fill = () => {
     // Always one run in flight; more while the budget allows.
     while (
       pending.done !== true &&
       (inFlight.length === 0 ||
-        (inFlight.length < AHEAD_RUNS && aheadBytes + pending.value.length <= AHEAD_BYTES))
+        (inFlight.length < AHEAD_RUNS &&
+          aheadBytes + pending.value.length <= AHEAD_BYTES &&
+          aheadRaw + pending.value.rawLength <= AHEAD_RAW_BYTES))
     ) {
       const run = pending.value
       const first = run.entries[0] as IndexEntry
@@ -77,8 +86,9 @@ export async function* readEntryChunks(
         work.decode(bytes, run.entries, run.offset),
       )
       raw.catch(() => undefined) // awaited in order below; a failure surfaces there
-      inFlight.push({ bytes: run.length, raw })
+      inFlight.push({ bytes: run.length, rawBytes: run.rawLength, raw })
       aheadBytes += run.length
+      aheadRaw += run.rawLength
       pending = runs.next()
     }
   }
@@ -87,6 +97,7 @@ export async function* readEntryChunks(
     for (let head = inFlight.shift(); head !== undefined; head = inFlight.shift()) {
       const chunks = await head.raw
       aheadBytes -= head.bytes
+      aheadRaw -= head.rawBytes
       fill()
       yield* chunks
     }

@@ -45,8 +45,13 @@ export class SpanBuffers {
   }
 
   take(capacity: number): Uint8Array {
-    const index = this.#free.findIndex((buffer) => buffer.length === capacity)
-    if (index >= 0) return this.#free.splice(index, 1)[0] as Uint8Array
+    // Chunking (so the overlap, so the capacity) may change from one entry to the next: buffers
+    // of another size are dropped rather than kept forever.
+    if (this.#free.some((buffer) => buffer.length !== capacity)) {
+      this.#free.splice(0, this.#free.length, ...this.#free.filter((buffer) => buffer.length === capacity))
+    }
+    const reused = this.#free.pop()
+    if (reused !== undefined) return reused
     return new Uint8Array(this.#shared ? new SharedArrayBuffer(capacity) : new ArrayBuffer(capacity))
   }
 

@@ -4,10 +4,10 @@
  * to its id. Each problem is reported with its pack, chunk and offset; verify itself only throws
  * when the store cannot be read at all (an I/O error on a listing).
  *
- * Orphan packs (written, but named by no index object: a crash between pack and index, or an
- * index lost) are counted, not reported as problems: GC collects them, index repair adopts them.
- * Memory: the footer entries of every pack are held while index objects are checked (~100 bytes
- * a chunk).
+ * Orphan packs (written, but named by no index object: a crash between pack and index) are
+ * counted, not reported as problems: no checkpoint can reference their chunks, and GC collects
+ * them. Memory: the footer entries of every pack are held while index objects are checked
+ * (~200-250 bytes a chunk: ids as strings, an entry object, a map slot).
  */
 import { isCairnError } from '../core/errors.js'
 import type { CairnErrorCode } from '../core/errors.js'
@@ -69,6 +69,12 @@ export async function verifyChunkStore(blobs: BlobStore, options: VerifyOptions 
   const problems: VerifyProblem[] = []
   const progress = options.onProgress ?? (() => undefined)
 
+  // Index objects are listed before packs: a pack is always put before the index object naming
+  // it, so a flush running meanwhile cannot make an entry seem to name a missing pack.
+  const indexKeys: string[] = []
+  for await (const { key } of blobs.list('index/')) indexKeys.push(key)
+  indexKeys.sort()
+
   // 1. Footers.
   const packIds = await listPackIds(blobs)
   const footers = new Map<PackId, Map<number, IndexEntry>>()
@@ -85,9 +91,6 @@ export async function verifyChunkStore(blobs: BlobStore, options: VerifyOptions 
   }
 
   // 2. Index objects against the footers.
-  const indexKeys: string[] = []
-  for await (const { key } of blobs.list('index/')) indexKeys.push(key)
-  indexKeys.sort()
   const listedPacks = new Set(packIds)
   const named = new Set<PackId>()
   let indexEntriesChecked = 0

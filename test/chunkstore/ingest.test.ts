@@ -54,6 +54,7 @@ function recordingSink(known: ReadonlySet<ChunkId> = new Set()) {
       claims.delete(id)
       released.push(id)
     },
+    afterSpan: () => Promise.resolve(),
   }
   return { sink, claims, added, released }
 }

@@ -8,7 +8,8 @@
  *   0x01 + chunk id (32) → pack id (32), offset u32, stored length u32, raw length u32, codec u8
  *   0x02 + index key     → empty: index object `key` is merged
  * An index object's entries and its 0x02 key are written in one transaction, so after a crash
- * the cache holds all of an index object or none of it. Commits are synced (LMDB's default).
+ * the cache holds all of an index object or none of it. A commit may return before it is on disk
+ * (lmdb's overlappingSync); that is fine for a cache: what a crash loses is merged again on open.
  */
 import { open } from 'lmdb'
 import type { RootDatabase } from 'lmdb'
