@@ -10,7 +10,7 @@ import { CairnError } from '../core/errors.js'
  */
 export function checkObjectHeader(
   bytes: Uint8Array,
-  format: { readonly magic: string; readonly version: number; readonly what: 'pack' | 'index' },
+  format: { readonly magic: string; readonly version: number; readonly what: 'pack' | 'index' | 'manifest' },
   where: string,
 ): void {
   const op = `${format.what}.read`
