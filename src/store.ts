@@ -1,0 +1,353 @@
+/**
+ * The Store: the log, the chunk store and snapshots behind one API (../shared/design/API.md).
+ *
+ * Layout under `dir`: `log/` (the write-ahead log), `objects/` (packs, index objects, manifests),
+ * `index-cache/` (LMDB: a cache, deletable) and `LOCK` (one writer at a time).
+ *
+ * Checkpoint commit, in this order, so a crash at any step leaves the old or the new checkpoint,
+ * never half of one (ARCHITECTURE.md): the entries' chunks are stored and flushed (packs, then
+ * index objects); then the manifest is put (if absent): the checkpoint exists exactly when its
+ * manifest does; only then is the log truncated behind its LSN.
+ */
+import { join } from 'node:path'
+import { openLmdbChunkIndex } from './adapters/lmdb/lmdb-chunk-index.js'
+import { createFsBlobStore } from './adapters/blob-fs/fs-blob-store.js'
+import { createNodeVfs } from './adapters/node/node-vfs.js'
+import { takeStoreLock } from './adapters/node/store-lock.js'
+import { MemoryChunkIndex } from './chunkstore/chunk-index.js'
+import { openChunkStore } from './chunkstore/chunk-store.js'
+import type { ChunkStore } from './chunkstore/chunk-store.js'
+import type { ChunkingOptions } from './chunkstore/chunker.js'
+import type { VerifyReport } from './chunkstore/verify.js'
+import { CairnError, isCairnError } from './core/errors.js'
+import type { CairnErrorCode } from './core/errors.js'
+import type { CheckpointId } from './core/ids.js'
+import { parseCheckpointId } from './core/ids.js'
+import type { BlobStore, Vfs } from './core/ports.js'
+import { listManifestIds, loadChain, loadManifest, putManifest } from './snapshot/catalog.js'
+import type { StoredManifest } from './snapshot/catalog.js'
+import { CHAIN_POLICY_DEFAULTS, buildManifest } from './snapshot/commit.js'
+import type { ChainPolicy, CheckpointRequest } from './snapshot/commit.js'
+import { Snapshot, infoOf } from './snapshot/snapshot.js'
+import type { CheckpointInfo } from './snapshot/snapshot.js'
+import { openWal } from './wal/index.js'
+import type { LogRecord, SyncMode, Wal } from './wal/index.js'
+
+export interface StoreOptions {
+  /** The store's directory (created if missing). */
+  readonly dir: string
+  /** Instead of `dir` on the real disk: any Vfs (the simulated disk, in tests). The index cache is then in memory. */
+  readonly vfs?: Vfs
+  readonly wal?: { readonly sync?: SyncMode; readonly segmentBytes?: number }
+  readonly chunking?: ChunkingOptions
+  readonly compression?: 'deflate' | 'none'
+  readonly packBytes?: number
+  /** Worker threads for the chunk store (default: one a core, at most 4). */
+  readonly workers?: number
+  /** Read beside a writer: no lock, nothing written. */
+  readonly readOnly?: boolean
+  readonly chain?: Partial<ChainPolicy>
+}
+
+/** A checkpoint request: a full snapshot, or (with `parent`) a delta on it. */
+export interface CheckpointOptions extends CheckpointRequest {
+  /** A checkpoint id or `'latest'`: store only what changed since it. */
+  readonly parent?: CheckpointId | 'latest'
+}
+
+/** Something `recover()` found wrong and stepped over, never silently. */
+export interface RecoveryWarning {
+  readonly code: CairnErrorCode
+  readonly checkpoint: CheckpointId
+  readonly message: string
+}
+
+export interface Recovery {
+  /** The newest checkpoint whose chain is intact (undefined: none, replay the whole log). */
+  readonly checkpoint: CheckpointInfo | undefined
+  readonly snapshot: Snapshot | undefined
+  /** The log records after the checkpoint's LSN, in order. */
+  readonly records: AsyncIterable<LogRecord>
+  /** Newer checkpoints that could not be used, and why. */
+  readonly warnings: readonly RecoveryWarning[]
+}
+
+/** Opens (creating it if needed) the store under `options.dir`. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const readOnly = options.readOnly === true
+  const vfs = options.vfs ?? createNodeVfs({ root: options.dir })
+  if (options.vfs === undefined && !readOnly) await vfs.mkdir('', { recursive: true })
+  const release = readOnly ? () => Promise.resolve() : await takeStoreLock(vfs)
+  try {
+    const blobs = await createFsBlobStore({
+      vfs: options.vfs ?? createNodeVfs({ root: options.dir, io: 'async' }),
+      root: 'objects',
+    })
+    const index =
+      options.vfs === undefined
+        ? openLmdbChunkIndex({ path: join(options.dir, 'index-cache') })
+        : new MemoryChunkIndex()
+    const chunks = await openChunkStore({
+      blobs,
+      index,
+      readOnly,
+      ...(options.chunking === undefined ? {} : { chunking: options.chunking }),
+      ...(options.compression === undefined ? {} : { compression: options.compression }),
+      ...(options.packBytes === undefined ? {} : { packBytes: options.packBytes }),
+      ...(options.workers === undefined ? {} : { workers: options.workers }),
+    })
+    const store = new Store(blobs, chunks, { ...CHAIN_POLICY_DEFAULTS, ...options.chain }, readOnly, release)
+    // A read-only store leaves the log alone: opening it runs recovery, which may cut a torn tail.
+    if (readOnly) return store
+    const newest = (await store.checkpoints()).at(-1)
+    const wal = await openWal({
+      vfs,
+      dir: 'log',
+      ...options.wal,
+      ...(newest === undefined ? {} : { firstLsn: newest.lsn + 1 }),
+    })
+    store.attachLog(wal)
+    return store
+  } catch (error) {
+    await release()
+    throw error
+  }
+}
+
+export class Store {
+  readonly #blobs: BlobStore
+  readonly #chunks: ChunkStore
+  readonly #policy: ChainPolicy
+  readonly #readOnly: boolean
+  readonly #release: () => Promise<void>
+  readonly #manifests = new Map<CheckpointId, StoredManifest>()
+  #wal: Wal | undefined
+  #committing: Promise<unknown> = Promise.resolve()
+  #closed = false
+
+  /** Use `openStore`. */
+  constructor(
+    blobs: BlobStore,
+    chunks: ChunkStore,
+    policy: ChainPolicy,
+    readOnly: boolean,
+    release: () => Promise<void>,
+  ) {
+    this.#blobs = blobs
+    this.#chunks = chunks
+    this.#policy = policy
+    this.#readOnly = readOnly
+    this.#release = release
+  }
+
+  /** Wires the log in (openStore does, once). */
+  attachLog(wal: Wal): void {
+    this.#wal = wal
+  }
+
+  // --- the log ---
+
+  /** Appends a record; resolves with its LSN once durable (under `sync: 'always'`). */
+  append(data: Uint8Array): Promise<number> {
+    return this.#log('store.append').append(data)
+  }
+
+  /** Appends records in one group commit; all or none. */
+  appendMany(records: readonly Uint8Array[]): Promise<number[]> {
+    return this.#log('store.appendMany').appendMany(records)
+  }
+
+  readLog(options: { readonly from?: number; readonly to?: number } = {}): AsyncIterable<LogRecord> {
+    return this.#log('store.readLog').readLog(options)
+  }
+
+  // --- checkpoints ---
+
+  /** Commits a checkpoint (full, or a delta on `parent`) and truncates the log behind its LSN. */
+  checkpoint(options: CheckpointOptions): Promise<CheckpointInfo> {
+    this.#checkOpen('store.checkpoint')
+    if (this.#readOnly)
+      throw new CairnError('NOT_SUPPORTED', 'the store is open read-only', { op: 'store.checkpoint' })
+    const run = this.#committing.then(() => this.#checkpoint(options))
+    this.#committing = run.catch(() => undefined)
+    return run
+  }
+
+  async #checkpoint(options: CheckpointOptions): Promise<CheckpointInfo> {
+    const parentChain = options.parent === undefined ? undefined : await this.#chainOf(options.parent)
+    const manifest = await buildManifest(this.#chunks, options, parentChain, this.#policy, Date.now())
+    await this.#chunks.flush() // every chunk durable before the manifest that names them
+    const stored = await putManifest(this.#blobs, manifest)
+    this.#manifests.set(stored.id, stored)
+    await this.#log('store.checkpoint').truncateBefore(manifest.lsn + 1)
+    return infoOf(stored)
+  }
+
+  /** Every checkpoint, oldest first (by creation time, then LSN). */
+  async checkpoints(): Promise<CheckpointInfo[]> {
+    this.#checkOpen('store.checkpoints')
+    const all: StoredManifest[] = []
+    for (const id of await listManifestIds(this.#blobs)) {
+      try {
+        all.push(await this.#manifest(id))
+      } catch (error) {
+        if (!isCairnError(error, 'CORRUPT_OBJECT') && !isCairnError(error, 'FORMAT_VERSION')) throw error
+        // A damaged manifest is not a checkpoint; verify and recover() report it.
+      }
+    }
+    return all
+      .sort(
+        (a, b) =>
+          a.manifest.createdAt - b.manifest.createdAt ||
+          a.manifest.lsn - b.manifest.lsn ||
+          (a.id < b.id ? -1 : 1),
+      )
+      .map(infoOf)
+  }
+
+  /** The state at a checkpoint (`'latest'`: the newest). */
+  async snapshot(idOrLatest: CheckpointId | 'latest'): Promise<Snapshot> {
+    this.#checkOpen('store.snapshot')
+    return new Snapshot(await this.#chainOf(idOrLatest), this.#chunks)
+  }
+
+  // --- recovery ---
+
+  /** The newest checkpoint whose chain is intact, and the log after it; older ones when newer are damaged (with warnings). */
+  async recover(): Promise<Recovery> {
+    this.#checkOpen('store.recover')
+    const warnings: RecoveryWarning[] = []
+    const ids = (await listManifestIds(this.#blobs)).sort()
+    const candidates: StoredManifest[] = []
+    for (const id of ids) {
+      try {
+        candidates.push(await this.#manifest(id))
+      } catch (error) {
+        if (!isCairnError(error)) throw error
+        warnings.push({ code: error.code, checkpoint: id, message: error.message })
+      }
+    }
+    candidates.sort((a, b) => b.manifest.createdAt - a.manifest.createdAt || b.manifest.lsn - a.manifest.lsn)
+    for (const candidate of candidates) {
+      try {
+        const chain = await loadChain(this.#blobs, candidate.id, this.#manifests)
+        const snapshot = new Snapshot(chain, this.#chunks)
+        for (const entry of snapshot.resolved().values()) {
+          for (const piece of entry.pieces) {
+            if (!('zeros' in piece) && !this.#chunks.has(piece.chunk.id)) {
+              throw new CairnError(
+                'MISSING_CHUNK',
+                `entry ${JSON.stringify(entry.name)} names chunk ${piece.chunk.id.slice(0, 8)}, which no pack holds`,
+                {
+                  op: 'store.recover',
+                  checkpoint: candidate.id,
+                },
+              )
+            }
+          }
+        }
+        const from = snapshot.info.lsn + 1
+        if (this.#wal !== undefined && warnings.length > 0 && this.#wal.firstLsn > from) {
+          // A newer checkpoint, now unusable, truncated the log: those records are gone. Say so.
+          warnings.push({
+            code: 'NOT_FOUND',
+            checkpoint: candidate.id,
+            message: `log records ${String(from)}..${String(this.#wal.firstLsn - 1)} were truncated behind a newer checkpoint that is damaged`,
+          })
+        }
+        return { checkpoint: snapshot.info, snapshot, records: this.#recordsFrom(from), warnings }
+      } catch (error) {
+        if (!isCairnError(error)) throw error
+        warnings.push({ code: error.code, checkpoint: candidate.id, message: error.message })
+      }
+    }
+    return { checkpoint: undefined, snapshot: undefined, records: this.#recordsFrom(1), warnings }
+  }
+
+  // --- integrity ---
+
+  /** Checks the chunk store (and with `readData` every chunk's bytes), every manifest and every chain. */
+  async verify(
+    options: { readonly readData?: boolean } = {},
+  ): Promise<VerifyReport & { readonly checkpointsChecked: number }> {
+    this.#checkOpen('store.verify')
+    const report = await this.#chunks.verify(options)
+    const problems = [...report.problems]
+    let checkpointsChecked = 0
+    for (const id of await listManifestIds(this.#blobs)) {
+      checkpointsChecked++
+      try {
+        const snapshot = new Snapshot(await loadChain(this.#blobs, id, this.#manifests), this.#chunks)
+        for (const entry of snapshot.resolved().values()) {
+          for (const piece of entry.pieces) {
+            if (!('zeros' in piece) && !this.#chunks.has(piece.chunk.id)) {
+              problems.push({
+                code: 'MISSING_CHUNK',
+                where: `manifests/${id}`,
+                message: `entry ${JSON.stringify(entry.name)} names a chunk no pack holds`,
+                chunk: piece.chunk.id,
+              })
+            }
+          }
+        }
+      } catch (error) {
+        if (!isCairnError(error)) throw error
+        problems.push({ code: error.code, where: `manifests/${id}`, message: error.message })
+      }
+    }
+    return { ...report, ok: problems.length === 0, problems, checkpointsChecked }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#committing
+    try {
+      await this.#wal?.close()
+      await this.#chunks.close()
+    } finally {
+      await this.#release()
+    }
+  }
+
+  /** The log from `lsn` on, opened when first read (a read-only store fails then, not before). */
+  async *#recordsFrom(lsn: number): AsyncGenerator<LogRecord> {
+    yield* this.readLog({ from: lsn })
+  }
+
+  async #chainOf(idOrLatest: CheckpointId | 'latest'): Promise<StoredManifest[]> {
+    let id: CheckpointId
+    if (idOrLatest === 'latest') {
+      const newest = (await this.checkpoints()).at(-1)
+      if (newest === undefined)
+        throw new CairnError('NOT_FOUND', 'the store has no checkpoint yet', { op: 'store.snapshot' })
+      id = newest.id
+    } else {
+      id = parseCheckpointId(idOrLatest, 'store.snapshot')
+    }
+    return loadChain(this.#blobs, id, this.#manifests)
+  }
+
+  async #manifest(id: CheckpointId): Promise<StoredManifest> {
+    const cached = this.#manifests.get(id)
+    if (cached !== undefined) return cached
+    const stored = await loadManifest(this.#blobs, id)
+    this.#manifests.set(id, stored)
+    return stored
+  }
+
+  #log(op: string): Wal {
+    this.#checkOpen(op)
+    if (this.#wal === undefined) {
+      throw new CairnError('NOT_SUPPORTED', 'a read-only store does not read the log yet', {
+        op,
+        hint: 'open the store for writing to append, read or replay the log',
+      })
+    }
+    return this.#wal
+  }
+
+  #checkOpen(op: string): void {
+    if (this.#closed) throw new CairnError('CLOSED', 'the store is closed', { op })
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The Store: checkpoints (full, delta with entries, deletes and patches) read back as the full
+ * state; the chain policy turns a long chain into a full snapshot with the same state; the log is
+ * truncated behind a checkpoint and replayed after it; recover() steps over a damaged newest
+ * checkpoint with a warning; one writer at a time (LOCKED, stale locks taken over); a read-only
+ * open beside the writer reads snapshots and refuses to write.
+ */
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createRng } from '../src/adapters/sim/rng.js'
+import { SimDisk } from '../src/adapters/sim/sim-disk.js'
+import { openStore } from '../src/store.js'
+import type { Store, StoreOptions } from '../src/store.js'
+import { collect, expectBytes, expectCairnError, makeTempDir } from './helpers.js'
+
+const open: Store[] = []
+const cleanups: (() => Promise<void>)[] = []
+afterAll(async () => {
+  for (const store of open) await store.close().catch(() => undefined)
+  for (const cleanup of cleanups) await cleanup()
+})
+
+async function simStore(disk: SimDisk, options: Partial<StoreOptions> = {}): Promise<Store> {
+  const store = await openStore({ dir: '', vfs: disk, workers: 0, packBytes: 64 * 1024, ...options })
+  open.push(store)
+  return store
+}
+
+const encode = (text: string) => new TextEncoder().encode(text)
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+
+describe('store', () => {
+  it('full and delta checkpoints read back as the full state; the log is replayed after the newest', async () => {
+    const disk = new SimDisk({ seed: 1 })
+    const store = await simStore(disk)
+    const model = createRng(1).bytes(200_000)
+    for (let i = 1; i <= 3; i++) await store.append(encode(`put ${String(i)}`))
+    const full = await store.checkpoint({
+      lsn: 3,
+      entries: { 'model.bin': model, 'old.txt': encode('old'), 'keep.txt': encode('keep') },
+      tags: ['first'],
+      metrics: { loss: 0.5 },
+      meta: { epoch: 1 },
+    })
+    expect(full).toMatchObject({
+      kind: 'full',
+      lsn: 3,
+      tags: ['first'],
+      metrics: { loss: 0.5 },
+      meta: { epoch: 1 },
+    })
+    await store.append(encode('put 4'))
+    const row = createRng(2).bytes(4096)
+    const delta = await store.checkpoint({
+      lsn: 4,
+      parent: 'latest',
+      entries: { 'new.txt': encode('new') },
+      deleted: ['old.txt'],
+      patches: {
+        'model.bin': [
+          { offset: 4096 * 17, data: row },
+          { offset: 200_000, data: encode('tail') },
+        ],
+      },
+    })
+    expect(delta).toMatchObject({ kind: 'delta', parent: full.id, lsn: 4 })
+    expect(delta.newBytes).toBeLessThan(16 * 1024)
+    await store.append(encode('put 5'))
+    const expected = new Uint8Array(200_004)
+    expected.set(model)
+    expected.set(row, 4096 * 17)
+    expected.set(encode('tail'), 200_000)
+    const snap = await store.snapshot('latest')
+    expect(await snap.entries()).toEqual(['keep.txt', 'model.bin', 'new.txt'])
+    expectBytes(await snap.read('model.bin'), expected)
+    expect(decode(await snap.read('new.txt'))).toBe('new')
+    await expectCairnError(snap.read('old.txt'), 'NOT_FOUND')
+    // The older checkpoint still reads as it was.
+    expect(await (await store.snapshot(full.id)).entries()).toEqual(['keep.txt', 'model.bin', 'old.txt'])
+    expect((await store.checkpoints()).map((c) => c.id)).toEqual([full.id, delta.id])
+    await store.close()
+
+    const reopened = await simStore(disk)
+    const { checkpoint, snapshot, records, warnings } = await reopened.recover()
+    expect(warnings).toEqual([])
+    expect(checkpoint?.id).toBe(delta.id)
+    expectBytes(await snapshot!.read('model.bin'), expected)
+    expect((await collect(records)).map((r) => decode(r.data))).toEqual(['put 5'])
+    expect(await reopened.append(encode('put 6'))).toBe(6)
+  })
+
+  it('the chain policy makes a full snapshot when the chain would grow too long, with the same state', async () => {
+    const store = await simStore(new SimDisk({ seed: 2 }), { chain: { maxChainLength: 2 } })
+    const data = createRng(3).bytes(100_000)
+    await store.checkpoint({ lsn: 0, entries: { 'state.bin': data } })
+    const kinds = []
+    for (let i = 1; i <= 4; i++) {
+      data.set(encode(`v${String(i)}`), i * 1000)
+      const info = await store.checkpoint({
+        lsn: 0,
+        parent: 'latest',
+        patches: { 'state.bin': [{ offset: i * 1000, data: encode(`v${String(i)}`) }] },
+      })
+      kinds.push(info.kind)
+      expectBytes(await (await store.snapshot(info.id)).read('state.bin'), data, `checkpoint ${String(i)}`)
+    }
+    expect(kinds).toEqual(['delta', 'delta', 'full', 'delta'])
+  })
+
+  it('recover() steps over a damaged newest checkpoint to an older intact one, and says so', async () => {
+    const disk = new SimDisk({ seed: 4 })
+    const store = await simStore(disk)
+    const first = await store.checkpoint({ lsn: 0, entries: { a: encode('first') } })
+    const second = await store.checkpoint({ lsn: 0, entries: { a: encode('second') } })
+    await store.close()
+    disk.rot(`objects/manifests/${second.id}`, 30, 1)
+    const reopened = await simStore(disk)
+    const { checkpoint, snapshot, warnings } = await reopened.recover()
+    expect(checkpoint?.id).toBe(first.id)
+    expect(decode(await snapshot!.read('a'))).toBe('first')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatchObject({ code: 'CORRUPT_OBJECT', checkpoint: second.id })
+    expect((await reopened.verify()).ok).toBe(false)
+  })
+
+  it('bad checkpoint requests are typed errors, and nothing is committed', async () => {
+    const store = await simStore(new SimDisk({ seed: 5 }))
+    await expectCairnError(store.checkpoint({ lsn: 0, entries: { '../escape': encode('x') } }), 'INVALID_KEY')
+    await expectCairnError(store.checkpoint({ lsn: -1, entries: {} }), 'BAD_OPTION')
+    await expectCairnError(store.checkpoint({ lsn: 0, deleted: ['a'] }), 'BAD_OPTION')
+    await expectCairnError(store.checkpoint({ lsn: 0, parent: 'latest', entries: {} }), 'NOT_FOUND')
+    await store.checkpoint({ lsn: 0, entries: { a: encode('a') } })
+    await expectCairnError(store.checkpoint({ lsn: 0, parent: 'latest', deleted: ['b'] }), 'BAD_OPTION')
+    await expectCairnError(
+      store.checkpoint({
+        lsn: 0,
+        parent: 'latest',
+        patches: {
+          a: [
+            { offset: 0, data: encode('xy') },
+            { offset: 1, data: encode('z') },
+          ],
+        },
+      }),
+      'BAD_OPTION',
+    )
+    expect(await store.checkpoints()).toHaveLength(1)
+  })
+
+  it('one writer at a time: LOCKED, a stale lock taken over, and a reader beside the writer', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    cleanups.push(cleanup)
+    const writer = await openStore({ dir, workers: 0 })
+    open.push(writer)
+    await expectCairnError(openStore({ dir, workers: 0 }), 'LOCKED')
+    const info = await writer.checkpoint({ lsn: 0, entries: { 'world.bin': encode('hello') } })
+    const reader = await openStore({ dir, workers: 0, readOnly: true })
+    open.push(reader)
+    expect(decode(await (await reader.snapshot('latest')).read('world.bin'))).toBe('hello')
+    await expectCairnError(
+      Promise.resolve().then(() => reader.checkpoint({ lsn: 1, entries: {} })),
+      'NOT_SUPPORTED',
+    )
+    await reader.close()
+    await writer.close()
+    // A lock left by a process that is gone is taken over.
+    await writeFile(
+      join(dir, 'LOCK'),
+      JSON.stringify({
+        pid: 2 ** 22 + 7,
+        host: (await import('node:os')).hostname(),
+        since: 0,
+        token: 'dead',
+      }),
+    )
+    const next = await openStore({ dir, workers: 0 })
+    open.push(next)
+    expect((await next.checkpoints()).map((c) => c.id)).toEqual([info.id])
+    await next.close()
+  })
+})
