@@ -175,7 +175,11 @@ export class Store {
 
   async #checkpoint(options: CheckpointOptions): Promise<CheckpointInfo> {
     const parentChain = options.parent === undefined ? undefined : await this.#chainOf(options.parent)
-    const manifest = await buildManifest(this.#chunks, options, parentChain, this.#policy, Date.now())
+    // Creation times strictly increase in a store (one writer): they order its checkpoints, even
+    // two in one millisecond, or after the clock steps back.
+    const newest = (await this.checkpoints()).at(-1)
+    const createdAt = Math.max(Date.now(), (newest?.createdAt.getTime() ?? 0) + 1)
+    const manifest = await buildManifest(this.#chunks, options, parentChain, this.#policy, createdAt)
     await this.#chunks.flush() // every chunk durable before the manifest that names them
     const stored = await putManifest(this.#blobs, manifest)
     this.#manifests.set(stored.id, stored)
