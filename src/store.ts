@@ -26,6 +26,8 @@ import { parseCheckpointId } from './core/ids.js'
 import type { BlobStore, Vfs } from './core/ports.js'
 import { listManifestIds, loadChain, loadManifest, putManifest } from './snapshot/catalog.js'
 import type { StoredManifest } from './snapshot/catalog.js'
+import { Cadence } from './snapshot/cadence.js'
+import type { CadenceOptions } from './snapshot/cadence.js'
 import { CHAIN_POLICY_DEFAULTS, buildManifest } from './snapshot/commit.js'
 import type { ChainPolicy, CheckpointRequest } from './snapshot/commit.js'
 import { Snapshot, infoOf } from './snapshot/snapshot.js'
@@ -215,6 +217,22 @@ export class Store {
     return new Snapshot(await this.#chainOf(idOrLatest), this.#chunks)
   }
 
+  /** Checkpoints on a cadence of records, bytes or time (see snapshot/cadence.ts); log through it. */
+  cadence(options: CadenceOptions): Cadence {
+    const log = this.#log('store.cadence')
+    return new Cadence(
+      {
+        append: (data) => this.append(data),
+        appendMany: (records) => this.appendMany(records),
+        get lastLsn() {
+          return log.assignedLsn
+        },
+        checkpoint: (request) => this.checkpoint(request),
+      },
+      options,
+    )
+  }
+
   // --- recovery ---
 
   /** The newest checkpoint whose chain is intact, and the log after it; older ones when newer are damaged (with warnings). */
@@ -314,9 +332,13 @@ export class Store {
     }
   }
 
-  /** The log from `lsn` on, opened when first read (a read-only store fails then, not before). */
-  async *#recordsFrom(lsn: number): AsyncGenerator<LogRecord> {
-    yield* this.readLog({ from: lsn })
+  /** The log from `lsn` on; a read-only store fails when it is read, not before. */
+  #recordsFrom(lsn: number): AsyncIterable<LogRecord> {
+    if (this.#wal !== undefined) return this.#wal.readLog({ from: lsn })
+    const failing = async function* (store: Store): AsyncGenerator<LogRecord> {
+      yield* store.readLog({ from: lsn })
+    }
+    return failing(this)
   }
 
   async #chainOf(idOrLatest: CheckpointId | 'latest'): Promise<StoredManifest[]> {

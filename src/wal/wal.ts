@@ -137,6 +137,14 @@ export class Wal {
     return this.#config.sync === 'always' ? this.#syncedLsn : this.#writtenLsn
   }
 
+  /**
+   * The last LSN handed out: `append` assigns LSNs in call order, synchronously, so right after
+   * an `append(x)` call returns its promise, this is x's LSN (its record may not be durable yet).
+   */
+  get assignedLsn(): number {
+    return this.#nextLsn - 1
+  }
+
   /** The last LSN known to be on stable storage. */
   get durableLsn(): number {
     return this.#syncedLsn
