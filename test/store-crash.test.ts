@@ -1,5 +1,6 @@
 /**
- * A crash before every I/O index of a checkpoint commit (a delta with entries and patches), under
+ * A crash before every I/O index of a checkpoint commit (a delta with entries and patches, and a
+ * full one), under
  * every crash model: afterwards recover() gives either the old or the new checkpoint (the new one
  * whenever its commit resolved), its state byte-exact, and every acknowledged log record after
  * it (I1, I6, I8).
@@ -38,55 +39,60 @@ async function setup(disk: SimDisk): Promise<Store> {
   return store
 }
 
-/** The operation crashed at every I/O: a delta at LSN 5. */
-function commit(store: Store) {
-  return store.checkpoint({
-    lsn: 5,
-    parent: 'latest',
-    entries: { 'extra.bin': createRng(2).bytes(20_000) },
-    patches: { 'state.bin': [{ offset: 30_000, data: encode('PATCH') }] },
-  })
+/** The operation crashed at every I/O: a checkpoint at LSN 5, a delta or a full one. */
+function commit(store: Store, kind: 'delta' | 'full') {
+  return kind === 'delta'
+    ? store.checkpoint({
+        lsn: 5,
+        parent: 'latest',
+        entries: { 'extra.bin': createRng(2).bytes(20_000) },
+        patches: { 'state.bin': [{ offset: 30_000, data: encode('PATCH') }] },
+      })
+    : store.checkpoint({ lsn: 5, entries: { 'state.bin': patched, 'extra.bin': createRng(2).bytes(20_000) } })
 }
 
 describe('store crash', () => {
-  it('a crash before every I/O of a checkpoint leaves the old or the new one, and no acknowledged record lost', async () => {
-    const probe = new SimDisk({ seed: 1 })
-    const probeStore = await setup(probe)
-    const before = probe.ioCount
-    await commit(probeStore)
-    const commitIo = probe.ioCount - before
-    await probeStore.close()
-    let states = 0
-    const seen = { old: 0, new: 0 }
-    for (let k = 1; k <= commitIo + 1; k++) {
-      const disk = new SimDisk({ seed: k })
-      const store = await setup(disk)
-      disk.haltAtIo(disk.ioCount + k)
-      let resolved = true
-      try {
-        await commit(store)
-      } catch (error) {
-        if (!disk.halted || !isCairnError(error)) throw error
-        resolved = false
+  it.each(['delta', 'full'] as const)(
+    'a crash before every I/O of a %s checkpoint leaves the old or the new one, and no acknowledged record lost',
+    async (kind) => {
+      const probe = new SimDisk({ seed: 1 })
+      const probeStore = await setup(probe)
+      const before = probe.ioCount
+      await commit(probeStore, kind)
+      const commitIo = probe.ioCount - before
+      await probeStore.close()
+      let states = 0
+      const seen = { old: 0, new: 0 }
+      for (let k = 1; k <= commitIo + 1; k++) {
+        const disk = new SimDisk({ seed: k })
+        const store = await setup(disk)
+        disk.haltAtIo(disk.ioCount + k)
+        let resolved = true
+        try {
+          await commit(store, kind)
+        } catch (error) {
+          if (!disk.halted || !isCairnError(error)) throw error
+          resolved = false
+        }
+        for (const model of CRASH_MODELS) {
+          const booted = await open(disk.crash(model, createRng(k)))
+          const { checkpoint, snapshot, records, warnings } = await booted.recover()
+          expect(warnings).toEqual([])
+          const isNew = checkpoint?.lsn === 5
+          if (resolved) expect(isNew, `k=${String(k)} ${model}: a resolved commit survives`).toBe(true)
+          expectBytes(await snapshot!.read('state.bin'), isNew ? patched : base, `k=${String(k)} ${model}`)
+          const replayed = (await collect(records)).map((r) => decode(r.data))
+          expect(replayed).toEqual(isNew ? [] : ['r4', 'r5'])
+          seen[isNew ? 'new' : 'old']++
+          expect((await booted.verify({ readData: true })).problems).toEqual([])
+          await booted.close()
+          states++
+        }
       }
-      for (const model of CRASH_MODELS) {
-        const booted = await open(disk.crash(model, createRng(k)))
-        const { checkpoint, snapshot, records, warnings } = await booted.recover()
-        expect(warnings).toEqual([])
-        const isNew = checkpoint?.lsn === 5
-        if (resolved) expect(isNew, `k=${String(k)} ${model}: a resolved commit survives`).toBe(true)
-        expectBytes(await snapshot!.read('state.bin'), isNew ? patched : base, `k=${String(k)} ${model}`)
-        const replayed = (await collect(records)).map((r) => decode(r.data))
-        expect(replayed).toEqual(isNew ? [] : ['r4', 'r5'])
-        seen[isNew ? 'new' : 'old']++
-        expect((await booted.verify({ readData: true })).problems).toEqual([])
-        await booted.close()
-        states++
-      }
-    }
-    expect(commitIo).toBeGreaterThan(10)
-    expect(states).toBe((commitIo + 1) * CRASH_MODELS.length)
-    expect(seen.old).toBeGreaterThan(0)
-    expect(seen.new).toBeGreaterThan(0)
-  })
+      expect(commitIo).toBeGreaterThan(10)
+      expect(states).toBe((commitIo + 1) * CRASH_MODELS.length)
+      expect(seen.old).toBeGreaterThan(0)
+      expect(seen.new).toBeGreaterThan(0)
+    },
+  )
 })
