@@ -136,12 +136,16 @@ export async function buildManifest(
       if (!(write.data instanceof Uint8Array) || write.data.length === 0)
         throw badOption('a patch must write some bytes')
       if (write.offset < end) throw badOption(`patches of ${JSON.stringify(name)} overlap`)
-      const put = await chunks.putEntry(write.data, { name })
-      count(totals, put)
-      patches.push({ offset: write.offset, length: write.data.length, chunks: put.chunks })
+      patches.push({ offset: write.offset, length: write.data.length })
       end = write.offset + write.data.length
     }
-    patched.push({ name, length: Math.max(old.length, end), patches })
+    // The writes' bytes back to back, as one stream: small writes share chunks.
+    const put = await chunks.putEntry(
+      writes.map((write) => write.data),
+      { name },
+    )
+    count(totals, put)
+    patched.push({ name, length: Math.max(old.length, end), data: put.chunks, patches })
   }
   for (const name of deleted) {
     if (!parentState.has(name))

@@ -60,59 +60,72 @@ function push(out: Piece[], piece: Piece): void {
 
 /**
  * `pieces` (an entry of `oldLength` bytes) resized to `length` (cut, or extended with zeros) and
- * with `patches` (in offset order, not overlapping, within `length`) written over it.
+ * with `patches` (in offset order, not overlapping, within `length`) written over it, their bytes
+ * taken in turn from `data`.
  */
 export function applyPatches(
   pieces: readonly Piece[],
   oldLength: number,
   length: number,
   patches: readonly ManifestPatch[],
+  data: readonly ChunkRef[],
 ): Piece[] {
   const out: Piece[] = []
+  const old = new Cursor(pieces)
+  const source = new Cursor(wholeChunks(data))
   let at = 0 // bytes of the resized entry emitted
-  let index = 0 // the old piece being read
-  let within = 0 // bytes of it already used
   /** Copies the old content (then zeros past its end) up to `until`. */
   const copyTo = (until: number) => {
-    while (at < until) {
-      if (at >= oldLength || index >= pieces.length) {
-        push(out, { zeros: until - at })
-        at = until
-        return
-      }
-      const piece = pieces[index] as Piece
-      const take = Math.min(pieceLength(piece) - within, until - at)
-      push(out, slicePiece(piece, within, within + take))
-      at += take
-      within += take
-      if (within === pieceLength(piece)) {
-        index++
-        within = 0
-      }
-    }
-  }
-  /** Skips `bytes` of the old content (what a patch overwrites). */
-  const skip = (bytes: number) => {
-    let left = bytes
-    while (left > 0 && index < pieces.length) {
-      const piece = pieces[index] as Piece
-      const take = Math.min(pieceLength(piece) - within, left)
-      left -= take
-      within += take
-      if (within === pieceLength(piece)) {
-        index++
-        within = 0
-      }
-    }
+    const fromOld = Math.max(0, Math.min(until, oldLength) - at)
+    old.take(fromOld, out)
+    if (until > at + fromOld) push(out, { zeros: until - at - fromOld })
+    at = until
   }
   for (const patch of patches) {
     copyTo(patch.offset)
-    for (const piece of wholeChunks(patch.chunks)) push(out, piece)
-    skip(Math.max(0, Math.min(oldLength, patch.offset + patch.length) - patch.offset))
+    source.take(patch.length, out)
+    old.skip(Math.max(0, Math.min(oldLength, patch.offset + patch.length) - patch.offset))
     at = patch.offset + patch.length
   }
   copyTo(length)
   return out
+}
+
+/** Reads a piece list front to back, in slices. */
+class Cursor {
+  readonly #pieces: readonly Piece[]
+  #index = 0
+  #within = 0
+
+  constructor(pieces: readonly Piece[]) {
+    this.#pieces = pieces
+  }
+
+  /** Appends the next `bytes` bytes to `out`. */
+  take(bytes: number, out: Piece[]): void {
+    this.#walk(bytes, (piece, from, to) => {
+      push(out, slicePiece(piece, from, to))
+    })
+  }
+
+  skip(bytes: number): void {
+    this.#walk(bytes, () => undefined)
+  }
+
+  #walk(bytes: number, visit: (piece: Piece, from: number, to: number) => void): void {
+    let left = bytes
+    while (left > 0 && this.#index < this.#pieces.length) {
+      const piece = this.#pieces[this.#index] as Piece
+      const take = Math.min(pieceLength(piece) - this.#within, left)
+      visit(piece, this.#within, this.#within + take)
+      left -= take
+      this.#within += take
+      if (this.#within === pieceLength(piece)) {
+        this.#index++
+        this.#within = 0
+      }
+    }
+  }
 }
 
 /** The entries at the newest manifest of `chain` (the full manifest first, then each delta). */
@@ -142,7 +155,7 @@ export function resolveChain(
         state.set(entry.name, {
           name: entry.name,
           length: entry.length,
-          pieces: applyPatches(old.pieces, old.length, entry.length, entry.patches),
+          pieces: applyPatches(old.pieces, old.length, entry.length, entry.patches, entry.data),
         })
       }
     }
@@ -153,22 +166,54 @@ export function resolveChain(
   return state
 }
 
-/** The chunks an entry's pieces read, in order (a chunk read once for adjacent pieces of it). */
+/** How many bytes of recently read chunks a reader keeps, so a chunk that pieces come back to is read once. */
+const WINDOW_BYTES = 8 * 1024 * 1024
+
+/**
+ * The chunks a reader keeps: least recently used out first, within `WINDOW_BYTES`. Deciding from
+ * ids and lengths only, it decides the same way when listing the chunks to fetch
+ * (`chunksOfPieces`) and when reading them (`readPieces`).
+ */
+class ChunkWindow {
+  readonly #held = new Map<string, Uint8Array | undefined>()
+  readonly #lengths = new Map<string, number>()
+  #bytes = 0
+
+  /** True when `ref` must be fetched (it is not held); either way it is now the most recent. */
+  admit(ref: ChunkRef): boolean {
+    if (this.#held.has(ref.id)) {
+      const bytes = this.#held.get(ref.id)
+      this.#held.delete(ref.id)
+      this.#held.set(ref.id, bytes)
+      return false
+    }
+    this.#held.set(ref.id, undefined)
+    this.#lengths.set(ref.id, ref.length)
+    this.#bytes += ref.length
+    for (const [id] of this.#held) {
+      if (this.#bytes <= WINDOW_BYTES || this.#held.size <= 1) break
+      this.#held.delete(id)
+      this.#bytes -= this.#lengths.get(id) ?? 0
+      this.#lengths.delete(id)
+    }
+    return true
+  }
+
+  keep(ref: ChunkRef, bytes: Uint8Array): void {
+    if (this.#held.has(ref.id)) this.#held.set(ref.id, bytes)
+  }
+
+  get(ref: ChunkRef): Uint8Array | undefined {
+    return this.#held.get(ref.id)
+  }
+}
+
+/** The chunks an entry's pieces read, in order: each once while a reader still holds it. */
 export function chunksOfPieces(pieces: readonly Piece[]): ChunkRef[] {
   const refs: ChunkRef[] = []
-  let last: Piece | undefined
+  const window = new ChunkWindow()
   for (const piece of pieces) {
-    if ('zeros' in piece) continue
-    const previous = last
-    last = piece
-    if (
-      previous !== undefined &&
-      !('zeros' in previous) &&
-      previous.chunk === piece.chunk &&
-      previous.to <= piece.from
-    )
-      continue
-    refs.push(piece.chunk)
+    if (!('zeros' in piece) && window.admit(piece.chunk)) refs.push(piece.chunk)
   }
   return refs
 }
@@ -178,8 +223,7 @@ export async function* readPieces(
   pieces: readonly Piece[],
   chunks: AsyncIterator<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {
-  let current: { ref: ChunkRef; bytes: Uint8Array } | undefined
-  let lastPiece: Piece | undefined
+  const window = new ChunkWindow()
   const zeros = new Uint8Array(64 * 1024)
   for (const piece of pieces) {
     if ('zeros' in piece) {
@@ -187,21 +231,15 @@ export async function* readPieces(
         yield zeros.slice(0, Math.min(left, zeros.length))
       continue
     }
-    const reuse =
-      current !== undefined &&
-      lastPiece !== undefined &&
-      !('zeros' in lastPiece) &&
-      lastPiece.chunk === piece.chunk &&
-      lastPiece.to <= piece.from
-    lastPiece = piece
-    if (!reuse) {
+    if (window.admit(piece.chunk)) {
       const next = await chunks.next()
       if (next.done === true) {
         throw new CairnError('MISSING_CHUNK', 'an entry ended before its pieces did', { op: 'snapshot.read' })
       }
-      current = { ref: piece.chunk, bytes: next.value }
+      window.keep(piece.chunk, next.value)
     }
-    if (current === undefined) continue
-    yield current.bytes.subarray(piece.from, piece.to)
+    const bytes = window.get(piece.chunk)
+    if (bytes === undefined) throw new Error('a chunk admitted to the window is held')
+    yield bytes.subarray(piece.from, piece.to)
   }
 }

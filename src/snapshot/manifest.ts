@@ -1,8 +1,9 @@
 /**
  * Manifests: what a checkpoint is. A full manifest lists every entry as its chunk list; a delta
  * names its parent and lists only what changed: entries added or replaced whole, entries
- * deleted, and patches (byte ranges written into an entry of the parent, stored as chunk lists of
- * their own). A delta is O(change), not O(state).
+ * deleted, and patches (byte ranges written into an entry of the parent: their bytes, back to
+ * back, stored as one chunk list per entry, so a thousand 128-byte rows are a few chunks, not a
+ * thousand). A delta is O(change), not O(state).
  *
  *   header: magic "CAIRNMAN" (8), version u16, reserved u16, CRC-32C of the body u32,
  *           body bytes u32  (20 bytes)
@@ -40,17 +41,20 @@ export interface ManifestEntry {
   readonly chunks: readonly ChunkRef[]
 }
 
-/** Bytes written at `offset` into an entry of the parent, stored as a chunk list. */
+/** `length` bytes written at `offset` into an entry of the parent; the bytes are the entry's next `length` bytes of `data`. */
 export interface ManifestPatch {
   readonly offset: number
   readonly length: number
-  readonly chunks: readonly ChunkRef[]
 }
 
-/** An entry of the parent with patches applied, in offset order, not overlapping; `length` is its new length. */
+/**
+ * An entry of the parent cut or extended (with zeros) to `length`, then with its patches (in
+ * offset order, not overlapping) written over it. `data` holds the patches' bytes back to back.
+ */
 export interface PatchedEntry {
   readonly name: string
   readonly length: number
+  readonly data: readonly ChunkRef[]
   readonly patches: readonly ManifestPatch[]
 }
 
@@ -191,24 +195,25 @@ function patchedOf(value: unknown, what: string): PatchedEntry {
   const fields = record(value, what)
   const name = parseEntryName(fields.name, 'manifest.read')
   const length = count(fields.length, `${what}.length`)
+  const data = chunkList(fields.data, `${what}.data`)
   let end = 0
+  let written = 0
   const patches = list(fields.patches, `${what}.patches`).map((item, i): ManifestPatch => {
     const patch = record(item, `${what}.patches[${String(i)}]`)
     const offset = count(patch.offset, `${what}.patches[${String(i)}].offset`)
     const patchLength = count(patch.length, `${what}.patches[${String(i)}].length`)
-    const chunks = chunkList(patch.chunks, `${what}.patches[${String(i)}].chunks`)
-    if (patchLength === 0 || sumOf(chunks) !== patchLength)
-      throw new ShapeError(
-        `entry ${JSON.stringify(name)}: patch ${String(i)} is empty or its chunks do not add up`,
-      )
+    if (patchLength === 0) throw new ShapeError(`entry ${JSON.stringify(name)}: patch ${String(i)} is empty`)
     if (offset < end)
       throw new ShapeError(`entry ${JSON.stringify(name)}: patches overlap or are out of order`)
     end = offset + patchLength
     if (end > length)
       throw new ShapeError(`entry ${JSON.stringify(name)}: a patch ends past the entry's length`)
-    return { offset, length: patchLength, chunks }
+    written += patchLength
+    return { offset, length: patchLength }
   })
-  return { name, length, patches }
+  if (sumOf(data) !== written)
+    throw new ShapeError(`entry ${JSON.stringify(name)}: its patch data does not add up to its patches`)
+  return { name, length, data, patches }
 }
 
 function metricsOf(value: unknown): Record<string, number> {

@@ -132,6 +132,7 @@ describe('composing a chain', () => {
                 if (old === undefined) continue
                 // Writes kept in order and apart, inside the new length.
                 const patches: ManifestPatch[] = []
+                const written: Uint8Array[] = []
                 const next = new Uint8Array(c.length)
                 next.set(old.subarray(0, Math.min(old.length, c.length)))
                 let end = 0
@@ -139,11 +140,17 @@ describe('composing a chain', () => {
                   const offset = Math.max(w.offset, end)
                   const data = w.data.subarray(0, Math.max(0, c.length - offset))
                   if (data.length === 0) continue
-                  patches.push({ offset, length: data.length, chunks: chunks.put(data, chunkSize) })
+                  patches.push({ offset, length: data.length })
+                  written.push(data)
                   next.set(data, offset)
                   end = offset + data.length
                 }
-                patched.push({ name: c.name, length: c.length, patches })
+                patched.push({
+                  name: c.name,
+                  length: c.length,
+                  data: chunks.put(Buffer.concat(written), chunkSize),
+                  patches,
+                })
                 model.set(c.name, next)
               }
               touched.add(c.name)
@@ -186,7 +193,7 @@ describe('composing a chain', () => {
     const patch: DeltaManifest = {
       ...del,
       deleted: [],
-      patched: [{ name: 'gone', length: 3, patches: [] }],
+      patched: [{ name: 'gone', length: 3, data: [], patches: [] }],
     }
     for (const delta of [del, patch]) {
       const error = await expectCairnError(

@@ -76,7 +76,8 @@ describe('manifests', () => {
         {
           name: 'state.bin',
           length: 400,
-          patches: [{ offset: 350, length: 50, chunks: [{ id: id(3), length: 50 }] }],
+          data: [{ id: id(3), length: 50 }],
+          patches: [{ offset: 350, length: 50 }],
         },
       ],
     }
@@ -116,20 +117,23 @@ describe('manifests', () => {
     await refuse(crafted({ ...full, kind: 'partial' }))
     await refuse(crafted([1, 2, 3]))
     const delta = { ...full, kind: 'delta', parent: id(9), depth: 1, entries: [], deleted: [] }
-    const patch = (offset: number, length: number) => ({ offset, length, chunks: [{ id: id(4), length }] })
-    await refuse(
-      crafted({ ...delta, patched: [{ name: 'a', length: 100, patches: [patch(10, 20), patch(20, 5)] }] }),
-    )
-    await refuse(crafted({ ...delta, patched: [{ name: 'a', length: 100, patches: [patch(90, 20)] }] }))
-    await refuse(crafted({ ...delta, patched: [{ name: 'a', length: 100, patches: [] }], deleted: ['a'] }))
+    const patched = (length: number, data: number, ...patches: [number, number][]) => [
+      {
+        name: 'a',
+        length,
+        data: data === 0 ? [] : [{ id: id(4), length: data }],
+        patches: patches.map(([offset, n]) => ({ offset, length: n })),
+      },
+    ]
+    const fine = crafted({ ...delta, patched: patched(100, 15, [10, 10], [20, 5]) })
+    expect(decodeManifest(fine, 'm').kind).toBe('delta')
+    await refuse(crafted({ ...delta, patched: patched(100, 25, [10, 20], [20, 5]) })) // overlap
+    await refuse(crafted({ ...delta, patched: patched(100, 20, [90, 20]) })) // past the end
+    await refuse(crafted({ ...delta, patched: patched(100, 5, [10, 10]) })) // data short
+    await refuse(crafted({ ...delta, patched: patched(100, 0, [10, 0]) })) // an empty patch
+    await refuse(crafted({ ...delta, patched: patched(100, 0), deleted: ['a'] })) // named twice
     await refuse(crafted({ ...delta, depth: 0, patched: [] }))
     await refuse(crafted({ ...delta, parent: 'nope', patched: [] }))
-    expect(
-      decodeManifest(
-        crafted({ ...delta, patched: [{ name: 'a', length: 100, patches: [patch(10, 10), patch(20, 5)] }] }),
-        'm',
-      ).kind,
-    ).toBe('delta')
   })
 
   it('a flipped bit, a short or oversized length, and a newer version are refused', async () => {
