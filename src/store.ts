@@ -33,6 +33,7 @@ import type { ChainPolicy, CheckpointRequest } from './snapshot/commit.js'
 import { Snapshot, infoOf } from './snapshot/snapshot.js'
 import type { CheckpointInfo } from './snapshot/snapshot.js'
 import { openWal } from './wal/index.js'
+import { readLogReadOnly } from './wal/log-reader.js'
 import type { LogRecord, SyncMode, Wal } from './wal/index.js'
 
 export interface StoreOptions {
@@ -98,7 +99,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       ...(options.packBytes === undefined ? {} : { packBytes: options.packBytes }),
       ...(options.workers === undefined ? {} : { workers: options.workers }),
     })
-    const store = new Store(blobs, chunks, { ...CHAIN_POLICY_DEFAULTS, ...options.chain }, readOnly, release)
+    const store = new Store(
+      vfs,
+      blobs,
+      chunks,
+      { ...CHAIN_POLICY_DEFAULTS, ...options.chain },
+      readOnly,
+      release,
+    )
     // A read-only store leaves the log alone: opening it runs recovery, which may cut a torn tail.
     if (readOnly) return store
     const newest = (await store.checkpoints()).at(-1)
@@ -117,6 +125,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 }
 
 export class Store {
+  readonly #vfs: Vfs
   readonly #blobs: BlobStore
   readonly #chunks: ChunkStore
   readonly #policy: ChainPolicy
@@ -129,12 +138,14 @@ export class Store {
 
   /** Use `openStore`. */
   constructor(
+    vfs: Vfs,
     blobs: BlobStore,
     chunks: ChunkStore,
     policy: ChainPolicy,
     readOnly: boolean,
     release: () => Promise<void>,
   ) {
+    this.#vfs = vfs
     this.#blobs = blobs
     this.#chunks = chunks
     this.#policy = policy
@@ -159,7 +170,12 @@ export class Store {
     return this.#log('store.appendMany').appendMany(records)
   }
 
+  /** The log's records in order; a read-only store reads them beside the writer, changing nothing. */
   readLog(options: { readonly from?: number; readonly to?: number } = {}): AsyncIterable<LogRecord> {
+    if (this.#readOnly) {
+      this.#checkOpen('store.readLog')
+      return readLogReadOnly(this.#vfs, 'log', options)
+    }
     return this.#log('store.readLog').readLog(options)
   }
 
@@ -332,13 +348,8 @@ export class Store {
     }
   }
 
-  /** The log from `lsn` on; a read-only store fails when it is read, not before. */
   #recordsFrom(lsn: number): AsyncIterable<LogRecord> {
-    if (this.#wal !== undefined) return this.#wal.readLog({ from: lsn })
-    const failing = async function* (store: Store): AsyncGenerator<LogRecord> {
-      yield* store.readLog({ from: lsn })
-    }
-    return failing(this)
+    return this.readLog({ from: lsn })
   }
 
   async #chainOf(idOrLatest: CheckpointId | 'latest'): Promise<StoredManifest[]> {
@@ -365,9 +376,9 @@ export class Store {
   #log(op: string): Wal {
     this.#checkOpen(op)
     if (this.#wal === undefined) {
-      throw new CairnError('NOT_SUPPORTED', 'a read-only store does not read the log yet', {
+      throw new CairnError('NOT_SUPPORTED', 'the store is open read-only', {
         op,
-        hint: 'open the store for writing to append, read or replay the log',
+        hint: 'open the store for writing to append to the log',
       })
     }
     return this.#wal

@@ -174,6 +174,43 @@ describe('store', () => {
     expect(await store.checkpoints()).toHaveLength(1)
   })
 
+  it('a read-only store reads the log beside the writer, and after a crash, changing nothing', async () => {
+    const disk = new SimDisk({ seed: 7 })
+    const writer = await simStore(disk, { wal: { sync: 'always', segmentBytes: 4096 } })
+    for (let i = 1; i <= 300; i++) await writer.append(encode(`record ${String(i)}`))
+    const reader = await simStore(disk, { readOnly: true })
+    expect((await collect(reader.readLog())).map((r) => decode(r.data))).toHaveLength(300)
+    expect((await collect(reader.readLog({ from: 290 }))).map((r) => r.lsn)).toEqual(
+      [...Array(11).keys()].map((k) => 290 + k),
+    )
+    await expectCairnError(
+      Promise.resolve().then(() => reader.append(encode('no'))),
+      'NOT_SUPPORTED',
+    )
+    // After a crash that may tear the tail: every acknowledged record, and not a byte changed.
+    const crashed = disk.crash('weak', createRng(7))
+    // A torn frame at the tail for sure: garbage after the last whole frame of the last segment.
+    const last = (await crashed.readdir('log'))
+      .filter((n) => n.endsWith('.seg'))
+      .sort()
+      .at(-1)!
+    const file = await crashed.open(`log/${last}`, 'readWrite')
+    const bytes = await file.read(0, await file.size())
+    // Where the frames end: the first long run of zeros after the header (the log zero-fills ahead).
+    let end = 40
+    while (end < bytes.length && bytes.subarray(end, end + 64).some((b) => b !== 0)) end++
+    await file.write(createRng(8).bytes(100), end)
+    await file.fsync()
+    await file.close()
+    const before = crashed.fingerprint()
+    const after = await simStore(crashed, { readOnly: true })
+    const records = await collect(after.readLog())
+    expect(records.map((r) => decode(r.data))).toEqual(
+      [...Array(300).keys()].map((k) => `record ${String(k + 1)}`),
+    )
+    expect(crashed.fingerprint()).toBe(before)
+  })
+
   it('one writer at a time: LOCKED, a stale lock taken over, and a reader beside the writer', async () => {
     const { dir, cleanup } = await makeTempDir()
     cleanups.push(cleanup)

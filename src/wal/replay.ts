@@ -29,6 +29,13 @@ export async function* replaySegments(
   segments: readonly SegmentState[],
   range: ReplayRange,
   mode: RecoveryMode,
+  options: {
+    /**
+     * A reader beside a writer: damage in the last segment ends the log (a frame being written),
+     * and the log may end before `to`.
+     */
+    readonly tailDamageEnds?: boolean
+  } = {},
 ): AsyncGenerator<LogRecord> {
   const first = segments[0]
   if (first === undefined || range.from > range.to) return
@@ -70,6 +77,7 @@ export async function* replaySegments(
       while (expected <= range.to) {
         const read = await readFrameAt(reader, at, segment.salt)
         if (read.kind === 'end') break
+        if (read.kind === 'damage' && options.tailDamageEnds === true && i === segments.length - 1) break
         if (read.kind === 'damage' || read.header.firstLsn !== expected) {
           const reason = read.kind === 'damage' ? read.reason : 'lsn'
           if (mode !== 'skipCorrupt') {
@@ -99,7 +107,8 @@ export async function* replaySegments(
       await file.close()
     }
   }
-  if (expected <= range.to && mode !== 'skipCorrupt') {
+  // A reader beside the writer reads to wherever the log ends now; `to` is only an upper bound.
+  if (expected <= range.to && mode !== 'skipCorrupt' && options.tailDamageEnds !== true) {
     throw new CairnError(
       'CORRUPT_LOG',
       `the log ends at LSN ${String(expected - 1)}, before ${String(range.to)}`,
