@@ -80,17 +80,28 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const readOnly = options.readOnly === true
   const vfs = options.vfs ?? createNodeVfs({ root: options.dir })
   if (options.vfs === undefined && !readOnly) await vfs.mkdir('', { recursive: true })
+  if (readOnly) {
+    // Reading must not create: a store that is not there is NOT_FOUND.
+    const found = await vfs.stat('objects').then(
+      (stat) => stat.kind === 'directory',
+      () => false,
+    )
+    if (!found)
+      throw new CairnError('NOT_FOUND', 'no store here to read', { op: 'store.open', path: options.dir })
+  }
   const release = readOnly ? () => Promise.resolve() : await takeStoreLock(vfs)
+  let chunks: ChunkStore | undefined
   try {
     const blobs = await createFsBlobStore({
       vfs: options.vfs ?? createNodeVfs({ root: options.dir, io: 'async' }),
       root: 'objects',
     })
+    // A read-only store keeps its index in memory: it writes nothing, not even the cache.
     const index =
-      options.vfs === undefined
+      options.vfs === undefined && !readOnly
         ? openLmdbChunkIndex({ path: join(options.dir, 'index-cache') })
         : new MemoryChunkIndex()
-    const chunks = await openChunkStore({
+    chunks = await openChunkStore({
       blobs,
       index,
       readOnly,
@@ -119,6 +130,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     store.attachLog(wal)
     return store
   } catch (error) {
+    await chunks?.close().catch(() => undefined)
     await release()
     throw error
   }
@@ -134,6 +146,7 @@ export class Store {
   readonly #manifests = new Map<CheckpointId, StoredManifest>()
   #wal: Wal | undefined
   #committing: Promise<unknown> = Promise.resolve()
+  readonly #cadences: Cadence[] = []
   #closed = false
 
   /** Use `openStore`. */
@@ -161,12 +174,13 @@ export class Store {
   // --- the log ---
 
   /** Appends a record; resolves with its LSN once durable (under `sync: 'always'`). */
-  append(data: Uint8Array): Promise<number> {
+  async append(data: Uint8Array): Promise<number> {
+    // Async, so a closed store rejects rather than throws; the LSN is still handed out at the call.
     return this.#log('store.append').append(data)
   }
 
   /** Appends records in one group commit; all or none. */
-  appendMany(records: readonly Uint8Array[]): Promise<number[]> {
+  async appendMany(records: readonly Uint8Array[]): Promise<number[]> {
     return this.#log('store.appendMany').appendMany(records)
   }
 
@@ -182,7 +196,7 @@ export class Store {
   // --- checkpoints ---
 
   /** Commits a checkpoint (full, or a delta on `parent`) and truncates the log behind its LSN. */
-  checkpoint(options: CheckpointOptions): Promise<CheckpointInfo> {
+  async checkpoint(options: CheckpointOptions): Promise<CheckpointInfo> {
     this.#checkOpen('store.checkpoint')
     if (this.#readOnly)
       throw new CairnError('NOT_SUPPORTED', 'the store is open read-only', { op: 'store.checkpoint' })
@@ -191,23 +205,55 @@ export class Store {
     return run
   }
 
+  /** Runs to the end even when `close()` is called meanwhile (close waits for it). */
   async #checkpoint(options: CheckpointOptions): Promise<CheckpointInfo> {
+    const wal = this.#wal
+    if (wal === undefined)
+      throw new CairnError('NOT_SUPPORTED', 'the store is open read-only', { op: 'store.checkpoint' })
+    // The state covers records 1..lsn: those must be durable before anything names them, and a
+    // checkpoint never goes back before the newest one (its log may already be truncated).
+    await wal.flush()
+    const newest = (await this.#sortedCheckpoints()).at(-1)
+    if (!Number.isSafeInteger(options.lsn) || options.lsn < 0 || options.lsn > wal.durableLsn) {
+      throw new CairnError(
+        'BAD_OPTION',
+        `lsn ${String(options.lsn)} is not a logged LSN (the log holds up to ${String(wal.durableLsn)})`,
+        {
+          op: 'store.checkpoint',
+          lsn: options.lsn,
+        },
+      )
+    }
+    if (newest !== undefined && options.lsn < newest.manifest.lsn) {
+      throw new CairnError(
+        'BAD_OPTION',
+        `lsn ${String(options.lsn)} is before the newest checkpoint's (${String(newest.manifest.lsn)})`,
+        {
+          op: 'store.checkpoint',
+          lsn: options.lsn,
+          checkpoint: newest.id,
+        },
+      )
+    }
     const parentChain = options.parent === undefined ? undefined : await this.#chainOf(options.parent)
     // Creation times strictly increase in a store (one writer): they order its checkpoints, even
     // two in one millisecond, or after the clock steps back.
-    const newest = (await this.checkpoints()).at(-1)
-    const createdAt = Math.max(Date.now(), (newest?.createdAt.getTime() ?? 0) + 1)
+    const createdAt = Math.max(Date.now(), (newest?.manifest.createdAt ?? 0) + 1)
     const manifest = await buildManifest(this.#chunks, options, parentChain, this.#policy, createdAt)
     await this.#chunks.flush() // every chunk durable before the manifest that names them
     const stored = await putManifest(this.#blobs, manifest)
     this.#manifests.set(stored.id, stored)
-    await this.#log('store.checkpoint').truncateBefore(manifest.lsn + 1)
+    await wal.truncateBefore(manifest.lsn + 1)
     return infoOf(stored)
   }
 
   /** Every checkpoint, oldest first (by creation time, then LSN). */
   async checkpoints(): Promise<CheckpointInfo[]> {
     this.#checkOpen('store.checkpoints')
+    return (await this.#sortedCheckpoints()).map(infoOf)
+  }
+
+  async #sortedCheckpoints(): Promise<StoredManifest[]> {
     const all: StoredManifest[] = []
     for (const id of await listManifestIds(this.#blobs)) {
       try {
@@ -217,14 +263,12 @@ export class Store {
         // A damaged manifest is not a checkpoint; verify and recover() report it.
       }
     }
-    return all
-      .sort(
-        (a, b) =>
-          a.manifest.createdAt - b.manifest.createdAt ||
-          a.manifest.lsn - b.manifest.lsn ||
-          (a.id < b.id ? -1 : 1),
-      )
-      .map(infoOf)
+    return all.sort(
+      (a, b) =>
+        a.manifest.createdAt - b.manifest.createdAt ||
+        a.manifest.lsn - b.manifest.lsn ||
+        (a.id < b.id ? -1 : 1),
+    )
   }
 
   /** The state at a checkpoint (`'latest'`: the newest). */
@@ -236,7 +280,7 @@ export class Store {
   /** Checkpoints on a cadence of records, bytes or time (see snapshot/cadence.ts); log through it. */
   cadence(options: CadenceOptions): Cadence {
     const log = this.#log('store.cadence')
-    return new Cadence(
+    const cadence = new Cadence(
       {
         append: (data) => this.append(data),
         appendMany: (records) => this.appendMany(records),
@@ -247,6 +291,8 @@ export class Store {
       },
       options,
     )
+    this.#cadences.push(cadence)
+    return cadence
   }
 
   // --- recovery ---
@@ -336,15 +382,23 @@ export class Store {
     return { ...report, ok: problems.length === 0, problems, checkpointsChecked }
   }
 
+  /** Stops the cadences, waits for checkpoints in progress, closes the log and the chunk store. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.#committing
     try {
-      await this.#wal?.close()
-      await this.#chunks.close()
+      for (const cadence of this.#cadences) await cadence.stop()
+      await this.#committing
     } finally {
-      await this.#release()
+      try {
+        await this.#wal?.close()
+      } finally {
+        try {
+          await this.#chunks.close()
+        } finally {
+          await this.#release()
+        }
+      }
     }
   }
 
@@ -355,7 +409,7 @@ export class Store {
   async #chainOf(idOrLatest: CheckpointId | 'latest'): Promise<StoredManifest[]> {
     let id: CheckpointId
     if (idOrLatest === 'latest') {
-      const newest = (await this.checkpoints()).at(-1)
+      const newest = (await this.#sortedCheckpoints()).at(-1)
       if (newest === undefined)
         throw new CairnError('NOT_FOUND', 'the store has no checkpoint yet', { op: 'store.snapshot' })
       id = newest.id

@@ -111,4 +111,22 @@ describe('cadence', () => {
     expect(kinds.at(-1)).toBe('full')
     await store.close()
   })
+
+  it('a checkpoint that always fails does not spin: appends go on, errors are reported a few times', async () => {
+    const { store, change } = await world(4)
+    const errors: unknown[] = []
+    const cadence = store.cadence({
+      everyRecords: 1,
+      capture: () => {
+        throw new Error('capture broke')
+      },
+      onError: (error) => errors.push(error),
+    })
+    for (let i = 1; i <= 50; i++) await cadence.append(change(i))
+    await cadence.stop()
+    expect(errors.length).toBeGreaterThan(0)
+    expect(errors.length).toBeLessThan(5) // backed off, not once per append
+    expect((await store.checkpoints()).length).toBe(0)
+    await store.close()
+  })
 })

@@ -5,7 +5,7 @@
  * checkpoint with a warning; one writer at a time (LOCKED, stale locks taken over); a read-only
  * open beside the writer reads snapshots and refuses to write.
  */
-import { writeFile } from 'node:fs/promises'
+import { rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRng } from '../src/adapters/sim/rng.js'
@@ -211,13 +211,32 @@ describe('store', () => {
     expect(crashed.fingerprint()).toBe(before)
   })
 
+  it('a checkpoint covers only logged records, never goes back, and completes across close()', async () => {
+    const store = await simStore(new SimDisk({ seed: 8 }), { wal: { sync: 'none' } })
+    for (let i = 1; i <= 3; i++) await store.append(encode(`r${String(i)}`))
+    await expectCairnError(store.checkpoint({ lsn: 100, entries: {} }), 'BAD_OPTION')
+    await store.checkpoint({ lsn: 3, entries: { a: encode('a') } }) // lsn 3 not yet synced: flushed first
+    await expectCairnError(store.checkpoint({ lsn: 2, entries: {} }), 'BAD_OPTION')
+    await store.append(encode('r4'))
+    const pending = store.checkpoint({ lsn: 4, entries: { a: encode('b') } })
+    const closing = store.close()
+    expect((await pending).lsn).toBe(4)
+    await closing
+    await expectCairnError(store.append(encode('late')), 'CLOSED')
+  })
+
   it('one writer at a time: LOCKED, a stale lock taken over, and a reader beside the writer', async () => {
     const { dir, cleanup } = await makeTempDir()
     cleanups.push(cleanup)
     const writer = await openStore({ dir, workers: 0 })
     open.push(writer)
     await expectCairnError(openStore({ dir, workers: 0 }), 'LOCKED')
+    // The same directory through a symlink is the same store.
+    await symlink(dir, `${dir}-link`)
+    cleanups.push(() => rm(`${dir}-link`, { force: true }))
+    await expectCairnError(openStore({ dir: `${dir}-link`, workers: 0 }), 'LOCKED')
     const info = await writer.checkpoint({ lsn: 0, entries: { 'world.bin': encode('hello') } })
+    await expectCairnError(openStore({ dir: join(dir, 'nothing-here'), readOnly: true }), 'NOT_FOUND')
     const reader = await openStore({ dir, workers: 0, readOnly: true })
     open.push(reader)
     expect(decode(await (await reader.snapshot('latest')).read('world.bin'))).toBe('hello')

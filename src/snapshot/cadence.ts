@@ -3,11 +3,12 @@
  * (TensorFlow's save_checkpoint_steps / save_checkpoint_secs), full every Nth time or every so
  * many milliseconds and deltas in between (DeepRec's full-every plus incremental-every).
  *
- * The application logs through the cadence (`append`), applying each change to its state in the
- * same turn as it appends it. When a checkpoint is due, `capture({ lsn, full })` is called
+ * The application logs through the cadence (`append`), applying each change to its state just
+ * before it appends it, in the same turn (`capture` may run inside `append`). When a checkpoint is due, `capture({ lsn, full })` is called
  * synchronously, in that same turn: the state it returns (copied, or built, before it returns)
  * then holds exactly the changes of records 1..lsn. The checkpoint is committed in the background,
- * one at a time; a checkpoint that fails is reported to `onError`, and the next one is full.
+ * one at a time; a checkpoint that fails is reported to `onError`, the next one is full, and
+ * none starts on its own for a while (1 s, doubling to 60 s) so a failing one does not spin.
  * The LSN is the last one the log handed out, which it does as `append` is called (except while
  * its queue is full, 64 MiB waiting: keep appends through a cadence below that).
  */
@@ -54,6 +55,9 @@ export class Cadence {
   #running: Promise<unknown> | undefined
   #timer: ReturnType<typeof setInterval> | undefined
   #stopped = false
+  #failures = 0
+  /** After a failure, no checkpoint starts on its own before this time. */
+  #retryAt = 0
 
   constructor(target: CadenceTarget, options: CadenceOptions) {
     for (const key of ['everyRecords', 'everyBytes', 'everyMs', 'fullEvery', 'fullEveryMs'] as const) {
@@ -107,9 +111,13 @@ export class Cadence {
 
   /** Checkpoints now (full if asked, or if due), after any checkpoint already running. */
   async checkpointNow(full = false): Promise<CheckpointInfo> {
-    await this.#running
+    // One checkpoint at a time, captures in order: a running one may start the next as it ends.
+    while (this.#running !== undefined) await this.#running
     const run = this.#commit(full)
-    const settled = run.catch(() => undefined)
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    )
     this.#running = settled
     void settled.finally(() => {
       if (this.#running === settled) this.#running = undefined
@@ -144,10 +152,17 @@ export class Cadence {
 
   /** Starts a checkpoint unless one runs; its content is captured now, in this turn. */
   #start(forceFull: boolean): void {
-    if (this.#running !== undefined || this.#stopped) return
+    if (this.#running !== undefined || this.#stopped || Date.now() < this.#retryAt) return
+    let failed = false
     const run = this.#commit(forceFull).then(
-      () => undefined,
+      () => {
+        this.#failures = 0
+      },
       (error: unknown) => {
+        failed = true
+        // Back off: a checkpoint that keeps failing must not spin (1 s, doubling, at most 60 s).
+        this.#failures++
+        this.#retryAt = Date.now() + Math.min(60_000, 1000 * 2 ** (this.#failures - 1))
         this.#options.onError?.(error)
       },
     )
@@ -156,7 +171,7 @@ export class Cadence {
       if (this.#running !== run) return
       this.#running = undefined
       // What came in meanwhile may already be due: captured now, at a turn boundary.
-      if (this.#due()) this.#start(false)
+      if (!failed && this.#due()) this.#start(false)
     })
   }
 
@@ -170,7 +185,12 @@ export class Cadence {
       this.#sinceFull + 1 >= fullEvery ||
       (fullEveryMs !== undefined && Date.now() - this.#lastFullAt >= fullEveryMs)
     const lsn = this.#target.lastLsn
-    const body = this.#options.capture({ lsn, full })
+    let body: Omit<CheckpointRequest, 'lsn'>
+    try {
+      body = this.#options.capture({ lsn, full })
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+    }
     const records = this.#records
     const bytes = this.#bytes
     this.#records = 0

@@ -13,12 +13,13 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
+import { realpathSync } from 'node:fs'
 import { CairnError, isCairnError } from '../../core/errors.js'
 import type { Vfs } from '../../core/ports.js'
 import { NodeVfs } from './node-vfs.js'
 
 const LOCK = 'LOCK'
-/** An unreadable lock file older than this is taken as left by a crash. */
+/** An unreadable lock file (or takeover gate) older than this is taken as left by a crash. */
 const UNREADABLE_STALE_MS = 10_000
 
 interface LockRecord {
@@ -34,7 +35,13 @@ const heldByVfs = new WeakMap<Vfs, Set<string>>()
 
 function held(vfs: Vfs): Set<string> {
   if (vfs instanceof NodeVfs) {
-    const dir = resolve(vfs.root)
+    // The real path: the same directory reached through a symlink is the same store.
+    let dir = resolve(vfs.root)
+    try {
+      dir = realpathSync(dir)
+    } catch {
+      // not created yet: its resolved path names it
+    }
     let tokens = heldByDir.get(dir)
     if (tokens === undefined) heldByDir.set(dir, (tokens = new Set()))
     return tokens
@@ -102,6 +109,8 @@ export async function takeStoreLock(vfs: Vfs): Promise<() => Promise<void>> {
         if (released) return
         released = true
         tokens.delete(mine.token)
+        // Only our own lock: if it was taken over (we were thought dead), it is not ours to remove.
+        if ((await readLock(vfs))?.token !== mine.token) return
         await vfs.unlink(LOCK)
         await vfs.fsyncDir('')
       }
@@ -109,21 +118,7 @@ export async function takeStoreLock(vfs: Vfs): Promise<() => Promise<void>> {
       if (!isCairnError(error, 'ALREADY_EXISTS')) throw error
     }
     const holder = await readLock(vfs)
-    // An unreadable lock is a writer that crashed before writing it whole, or one still writing
-    // it: only the first is stale, told apart by the file's age.
-    const unreadableAndOld =
-      holder === undefined &&
-      Date.now() -
-        (await vfs.stat(LOCK).then(
-          (s) => s.mtimeMs,
-          () => 0,
-        )) >
-        UNREADABLE_STALE_MS
-    const stale =
-      unreadableAndOld ||
-      (holder !== undefined &&
-        holder.host === mine.host &&
-        (holder.pid === process.pid ? !tokens.has(holder.token) : !alive(holder.pid)))
+    const stale = await isStale(vfs, holder, mine, tokens)
     if (!stale || attempt > 0) {
       throw new CairnError(
         'LOCKED',
@@ -133,9 +128,59 @@ export async function takeStoreLock(vfs: Vfs): Promise<() => Promise<void>> {
         { op: 'store.open', path: LOCK, hint: 'open it with readOnly: true to read beside the writer' },
       )
     }
-    await vfs.unlink(LOCK).catch((error: unknown) => {
-      if (!isCairnError(error, 'NOT_FOUND')) throw error
-    })
+    await removeStale(vfs, holder)
   }
   throw new CairnError('LOCKED', 'the store is locked by another writer', { op: 'store.open', path: LOCK })
+}
+
+/** True when the lock `holder` (undefined: unreadable) was left by a writer that is gone. */
+async function isStale(
+  vfs: Vfs,
+  holder: LockRecord | undefined,
+  mine: LockRecord,
+  tokens: Set<string>,
+): Promise<boolean> {
+  if (holder === undefined) {
+    // A writer that crashed before writing it whole, or one still writing it: told apart by age.
+    const mtime = await vfs.stat(LOCK).then(
+      (stat) => stat.mtimeMs,
+      () => Date.now(),
+    )
+    return Date.now() - mtime > UNREADABLE_STALE_MS
+  }
+  if (holder.host !== mine.host) return false
+  return holder.pid === process.pid ? !tokens.has(holder.token) : !alive(holder.pid)
+}
+
+/**
+ * Removes a stale lock, one taker at a time: takers serialise on `LOCK.takeover` (created
+ * exclusively), and the lock is removed only if it is still the stale one that was read, so two
+ * processes taking over at once cannot remove each other's fresh lock.
+ */
+async function removeStale(vfs: Vfs, stale: LockRecord | undefined): Promise<void> {
+  const gate = `${LOCK}.takeover`
+  try {
+    await (await vfs.open(gate, 'createExclusive')).close()
+  } catch (error) {
+    if (!isCairnError(error, 'ALREADY_EXISTS')) throw error
+    // Another taker is at it, or one crashed mid-takeover: an old gate is removed, then retried.
+    const age =
+      Date.now() -
+      (await vfs.stat(gate).then(
+        (stat) => stat.mtimeMs,
+        () => Date.now(),
+      ))
+    if (age > UNREADABLE_STALE_MS) await vfs.unlink(gate).catch(() => undefined)
+    return
+  }
+  try {
+    const current = await readLock(vfs)
+    if (current?.token === stale?.token) {
+      await vfs.unlink(LOCK).catch((error: unknown) => {
+        if (!isCairnError(error, 'NOT_FOUND')) throw error
+      })
+    }
+  } finally {
+    await vfs.unlink(gate).catch(() => undefined)
+  }
 }
