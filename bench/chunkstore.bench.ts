@@ -13,16 +13,7 @@
  * switch exists so its AES+MAC cost is included; borg: `-e none`, lz4 (its default).
  */
 import { execFileSync } from 'node:child_process'
-import {
-  createReadStream,
-  mkdirSync,
-  openSync,
-  closeSync,
-  readdirSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
+import { createReadStream, mkdirSync, openSync, closeSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { deflateSync as fflateDeflate, inflateSync as fflateInflate } from 'fflate'
@@ -31,7 +22,7 @@ import { openChunkStore } from '../src/chunkstore/chunk-store.js'
 import type { ChunkRef, ChunkStore } from '../src/chunkstore/chunk-store.js'
 import { openLmdbChunkIndex } from '../src/adapters/lmdb/lmdb-chunk-index.js'
 import type { BenchOptions, BenchResult, Table } from './lib.js'
-import { fmt, fmtRatio, now, withTempDir } from './lib.js'
+import { dirBytes, fmt, fmtRatio, now, withTempDir } from './lib.js'
 import { versionedFile } from './versioned-file.js'
 import type { VersionPlan } from './versioned-file.js'
 
@@ -73,15 +64,6 @@ function installed(command: 'restic' | 'borg'): boolean {
   } catch {
     return false
   }
-}
-
-function dirBytes(dir: string): number {
-  let total = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    total += entry.isDirectory() ? dirBytes(path) : statSync(path).size
-  }
-  return total
 }
 
 function timed(body: () => void): number {

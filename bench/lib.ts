@@ -7,7 +7,7 @@
  * its raw figures in bench/results/<name>.json.
  */
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -111,6 +111,16 @@ export async function withTempDir<T>(prefix: string, body: (dir: string) => Prom
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** Bytes of every file under `dir` (a repository's size on disk, as `du --apparent-size`). */
+export function dirBytes(dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    total += entry.isDirectory() ? dirBytes(path) : statSync(path).size
+  }
+  return total
 }
 
 /** bench/results/<name>.json, relative to this file. */

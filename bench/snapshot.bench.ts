@@ -7,25 +7,16 @@
  * The state is one 64 MiB entry of 4 KiB rows (random bytes: compression plays no part); an update
  * rewrites 1% of the rows at random places, as a sparse embedding table or a database's pages.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createRng } from '../src/adapters/sim/rng.js'
 import { openStore } from '../src/store.js'
 import type { BenchOptions, BenchResult } from './lib.js'
-import { fmt, fmtRatio, now, withTempDir } from './lib.js'
+import { dirBytes, fmt, fmtRatio, now, withTempDir } from './lib.js'
 
 const NAME = 'snapshot'
 const ROW = 4096
 const MB = 1e6
-
-function dirBytes(dir: string): number {
-  let total = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    total += entry.isDirectory() ? dirBytes(path) : statSync(path).size
-  }
-  return total
-}
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const entryBytes = 64 * 1024 * 1024

@@ -6,10 +6,10 @@
  */
 import { isCairnError } from '../core/errors.js'
 import type { Vfs } from '../core/ports.js'
-import type { SegmentState } from './recovery.js'
+import { withSalts } from './recovery.js'
 import { replaySegments } from './replay.js'
 import type { LogRecord } from './replay.js'
-import { listSegments, readSegmentHeader } from './segments.js'
+import { listSegments } from './segments.js'
 
 /** The records with `from <= lsn <= to` of the log in `dir`, read-only. */
 export async function* readLogReadOnly(
@@ -24,15 +24,7 @@ export async function* readLogReadOnly(
     if (isCairnError(error, 'NOT_FOUND')) return // no log yet
     throw error
   }
-  const segments: SegmentState[] = []
-  for (const segment of listed.segments) {
-    const file = await vfs.open(segment.path, 'read')
-    try {
-      segments.push({ ...segment, salt: (await readSegmentHeader(file, segment)).salt })
-    } finally {
-      await file.close()
-    }
-  }
+  const segments = await withSalts(vfs, listed.segments)
   const first = segments[0]?.baseLsn ?? 1
   yield* replaySegments(
     vfs,

@@ -101,6 +101,20 @@ async function scanFrames(
   }
 }
 
+/** The segments with their headers' salts (each header read and checked against its name). */
+export async function withSalts(vfs: Vfs, refs: readonly SegmentRef[]): Promise<SegmentState[]> {
+  const segments: SegmentState[] = []
+  for (const segment of refs) {
+    const file = await vfs.open(segment.path, 'read')
+    try {
+      segments.push({ ...segment, salt: (await readSegmentHeader(file, segment)).salt })
+    } finally {
+      await file.close()
+    }
+  }
+  return segments
+}
+
 /** Opens the log directory, recovers it under `mode`, and tells where writing resumes. */
 export async function recoverLog(
   vfs: Vfs,
@@ -114,15 +128,7 @@ export async function recoverLog(
   for (const temp of listed.temps) await vfs.unlink(temp)
   if (listed.temps.length > 0) await vfs.fsyncDir(dir)
 
-  const segments: SegmentState[] = []
-  for (const segment of listed.segments) {
-    const file = await vfs.open(segment.path, 'read')
-    try {
-      segments.push({ ...segment, salt: (await readSegmentHeader(file, segment)).salt })
-    } finally {
-      await file.close()
-    }
-  }
+  const segments = await withSalts(vfs, listed.segments)
   const report: RecoveryReport = {
     mode,
     segments: segments.length,
