@@ -316,19 +316,13 @@ export class Store {
       try {
         const chain = await loadChain(this.#blobs, candidate.id, this.#manifests)
         const snapshot = new Snapshot(chain, this.#chunks)
-        for (const entry of snapshot.resolved().values()) {
-          for (const piece of entry.pieces) {
-            if (!('zeros' in piece) && !this.#chunks.has(piece.chunk.id)) {
-              throw new CairnError(
-                'MISSING_CHUNK',
-                `entry ${JSON.stringify(entry.name)} names chunk ${piece.chunk.id.slice(0, 8)}, which no pack holds`,
-                {
-                  op: 'store.recover',
-                  checkpoint: candidate.id,
-                },
-              )
-            }
-          }
+        const missing = await this.#chunks.absent(snapshot.chunkIds())
+        if (missing.length > 0) {
+          throw new CairnError(
+            'MISSING_CHUNK',
+            `${String(missing.length)} chunk(s) of it cannot be read (first: ${(missing[0] ?? '').slice(0, 8)})`,
+            { op: 'store.recover', checkpoint: candidate.id },
+          )
         }
         const from = snapshot.info.lsn + 1
         if (this.#wal !== undefined && warnings.length > 0 && this.#wal.firstLsn > from) {
@@ -362,17 +356,13 @@ export class Store {
       checkpointsChecked++
       try {
         const snapshot = new Snapshot(await loadChain(this.#blobs, id, this.#manifests), this.#chunks)
-        for (const entry of snapshot.resolved().values()) {
-          for (const piece of entry.pieces) {
-            if (!('zeros' in piece) && !this.#chunks.has(piece.chunk.id)) {
-              problems.push({
-                code: 'MISSING_CHUNK',
-                where: `manifests/${id}`,
-                message: `entry ${JSON.stringify(entry.name)} names a chunk no pack holds`,
-                chunk: piece.chunk.id,
-              })
-            }
-          }
+        for (const chunk of await this.#chunks.absent(snapshot.chunkIds())) {
+          problems.push({
+            code: 'MISSING_CHUNK',
+            where: `manifests/${id}`,
+            message: `chunk ${chunk.slice(0, 8)} cannot be read (in no index, or its pack is gone)`,
+            chunk,
+          })
         }
       } catch (error) {
         if (!isCairnError(error)) throw error

@@ -39,7 +39,7 @@ import { syncIndex } from './index-sync.js'
 import type { IndexSyncReport } from './index-sync.js'
 import { PackBuilder } from './pack.js'
 import type { PackEntry } from './pack.js'
-import { putSealedPack } from './pack-store.js'
+import { packKey, putSealedPack } from './pack-store.js'
 import { readEntryChunks } from './read-entry.js'
 import { sourcePieces } from './source.js'
 import type { EntrySource } from './source.js'
@@ -243,6 +243,31 @@ export class ChunkStore {
     }
     const [bytes] = await collectOne(readEntryChunks(this.#blobs, this.#work, this.#locate([ref])))
     return bytes ?? new Uint8Array(0)
+  }
+
+  /**
+   * The chunks of `ids` that cannot be read: in no index, or in a pack that is gone (each pack
+   * looked up once). Pending chunks are present.
+   */
+  async absent(ids: Iterable<ChunkId>): Promise<ChunkId[]> {
+    this.#checkOpen('chunkstore.absent')
+    const missing: ChunkId[] = []
+    const packs = new Map<string, boolean>()
+    for (const id of ids) {
+      if (this.#pending.has(id)) continue
+      const entry = this.#index.get(id) ?? this.#overlay.get(id)
+      if (entry === undefined) {
+        missing.push(id)
+        continue
+      }
+      let present = packs.get(entry.packId)
+      if (present === undefined) {
+        present = (await this.#blobs.head(packKey(entry.packId))) !== undefined
+        packs.set(entry.packId, present)
+      }
+      if (!present) missing.push(id)
+    }
+    return missing
   }
 
   /** An entry's bytes as a stream of pieces (about a chunk each), in bounded memory. */

@@ -3,7 +3,7 @@
  * entry from the chunk store (whole, or as a stream in bounded memory).
  */
 import { CairnError } from '../core/errors.js'
-import type { CheckpointId } from '../core/ids.js'
+import type { CheckpointId, ChunkId } from '../core/ids.js'
 import type { ChunkStore } from '../chunkstore/chunk-store.js'
 import type { StoredManifest } from './catalog.js'
 import { chunksOfPieces, readPieces, resolveChain } from './compose.js'
@@ -88,6 +88,15 @@ export class Snapshot {
   /** The resolved entries (for verify and GC: every chunk this snapshot reaches). */
   resolved(): ReadonlyMap<string, ResolvedEntry> {
     return this.#entries
+  }
+
+  /** Every chunk this snapshot reads, once. */
+  chunkIds(): Set<ChunkId> {
+    const ids = new Set<ChunkId>()
+    for (const entry of this.#entries.values()) {
+      for (const piece of entry.pieces) if (!('zeros' in piece)) ids.add(piece.chunk.id)
+    }
+    return ids
   }
 
   #entry(name: string): ResolvedEntry {
