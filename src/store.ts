@@ -18,7 +18,7 @@ import { MemoryChunkIndex } from './chunkstore/chunk-index.js'
 import { openChunkStore } from './chunkstore/chunk-store.js'
 import type { ChunkStore } from './chunkstore/chunk-store.js'
 import type { ChunkingOptions } from './chunkstore/chunker.js'
-import type { VerifyReport } from './chunkstore/verify.js'
+import type { VerifyProblem, VerifyReport } from './chunkstore/verify.js'
 import { CairnError, isCairnError } from './core/errors.js'
 import type { CairnErrorCode } from './core/errors.js'
 import type { CheckpointId } from './core/ids.js'
@@ -56,6 +56,16 @@ export interface StoreOptions {
 export interface CheckpointOptions extends CheckpointRequest {
   /** A checkpoint id or `'latest'`: store only what changed since it. */
   readonly parent?: CheckpointId | 'latest'
+}
+
+/** A problem `verify` found, with the checkpoints it hurts (those that read the chunk or pack, or the damaged one itself). */
+export interface StoreVerifyProblem extends VerifyProblem {
+  readonly checkpoints: readonly CheckpointId[]
+}
+
+export interface StoreVerifyReport extends Omit<VerifyReport, 'problems'> {
+  readonly checkpointsChecked: number
+  readonly problems: StoreVerifyProblem[]
 }
 
 /** Something `recover()` found wrong and stepped over, never silently. */
@@ -345,29 +355,53 @@ export class Store {
   // --- integrity ---
 
   /** Checks the chunk store (and with `readData` every chunk's bytes), every manifest and every chain. */
-  async verify(
-    options: { readonly readData?: boolean } = {},
-  ): Promise<VerifyReport & { readonly checkpointsChecked: number }> {
+  async verify(options: { readonly readData?: boolean } = {}): Promise<StoreVerifyReport> {
     this.#checkOpen('store.verify')
     const report = await this.#chunks.verify(options)
-    const problems = [...report.problems]
+    const problems: StoreVerifyProblem[] = []
+    // Which checkpoints read each chunk (and so each pack): every problem names the ones it hurts.
+    const byChunk = new Map<string, CheckpointId[]>()
+    const byPack = new Map<string, Set<CheckpointId>>()
     let checkpointsChecked = 0
     for (const id of await listManifestIds(this.#blobs)) {
       checkpointsChecked++
       try {
         const snapshot = new Snapshot(await loadChain(this.#blobs, id, this.#manifests), this.#chunks)
-        for (const chunk of await this.#chunks.absent(snapshot.chunkIds())) {
+        const chunks = snapshot.chunkIds()
+        for (const chunk of chunks) {
+          const readers = byChunk.get(chunk)
+          if (readers === undefined) byChunk.set(chunk, [id])
+          else readers.push(id)
+          const pack = this.#chunks.packOf(chunk)
+          if (pack !== undefined) byPack.set(pack, (byPack.get(pack) ?? new Set()).add(id))
+        }
+        for (const chunk of await this.#chunks.absent(chunks)) {
           problems.push({
             code: 'MISSING_CHUNK',
             where: `manifests/${id}`,
             message: `chunk ${chunk.slice(0, 8)} cannot be read (in no index, or its pack is gone)`,
             chunk,
+            checkpoints: [id],
           })
         }
       } catch (error) {
         if (!isCairnError(error)) throw error
-        problems.push({ code: error.code, where: `manifests/${id}`, message: error.message })
+        problems.push({
+          code: error.code,
+          where: `manifests/${id}`,
+          message: error.message,
+          checkpoints: [id],
+        })
       }
+    }
+    for (const problem of report.problems) {
+      const hurt =
+        problem.chunk !== undefined
+          ? (byChunk.get(problem.chunk) ?? [])
+          : problem.pack !== undefined
+            ? [...(byPack.get(problem.pack) ?? [])]
+            : []
+      problems.unshift({ ...problem, checkpoints: hurt })
     }
     return { ...report, ok: problems.length === 0, problems, checkpointsChecked }
   }

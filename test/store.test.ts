@@ -180,6 +180,21 @@ describe('store', () => {
     )
   })
 
+  it('verify names the checkpoints a damaged chunk hurts', async () => {
+    const disk = new SimDisk({ seed: 10 })
+    const store = await simStore(disk)
+    const a = await store.checkpoint({ lsn: 0, entries: { x: createRng(10).bytes(30_000) } })
+    const b = await store.checkpoint({ lsn: 0, parent: 'latest', entries: { y: encode('y') } })
+    expect((await store.verify({ readData: true })).ok).toBe(true)
+    const [dir] = await disk.readdir('objects/packs')
+    const [name] = await disk.readdir(`objects/packs/${dir!}`)
+    disk.rot(`objects/packs/${dir!}/${name!}`, 100, 1)
+    const report = await store.verify({ readData: true })
+    const damaged = report.problems.find((p) => p.code === 'CORRUPT_OBJECT')
+    expect(damaged?.checkpoints.slice().sort()).toEqual([a.id, b.id].sort())
+    expect(report.checkpointsChecked).toBe(2)
+  })
+
   it('bad checkpoint requests are typed errors, and nothing is committed', async () => {
     const store = await simStore(new SimDisk({ seed: 5 }))
     await expectCairnError(store.checkpoint({ lsn: 0, entries: { '../escape': encode('x') } }), 'INVALID_KEY')

@@ -245,6 +245,11 @@ export class ChunkStore {
     return bytes ?? new Uint8Array(0)
   }
 
+  /** The pack a durable chunk lies in (undefined when pending or unknown). */
+  packOf(id: ChunkId): string | undefined {
+    return (this.#index.get(id) ?? this.#overlay.get(id))?.packId
+  }
+
   /**
    * The chunks of `ids` that cannot be read: in no index, or in a pack that is gone (each pack
    * looked up once). Pending chunks are present.
