@@ -37,7 +37,9 @@ async function loadNative(): Promise<Digest | undefined> {
   if (process.env.CAIRN_BLAKE3 === 'wasm') return undefined
   try {
     const { blake3 } = await import('@napi-rs/blake-hash')
-    const native: Digest = (data) => blake3(data).toString('hex') as ChunkId
+    // A Buffer view of the same memory (its types ask for a Buffer; nothing is copied).
+    const native: Digest = (data) =>
+      blake3(Buffer.from(data.buffer, data.byteOffset, data.length)).toString('hex') as ChunkId
     return native(new TextEncoder().encode('abc')) === ABC_DIGEST ? native : undefined
   } catch {
     return undefined // no prebuilt binary for this platform: wasm it is
