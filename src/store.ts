@@ -31,6 +31,9 @@ import type { CadenceOptions } from './snapshot/cadence.js'
 import { CHAIN_POLICY_DEFAULTS, buildManifest } from './snapshot/commit.js'
 import type { ChainPolicy, CheckpointRequest } from './snapshot/commit.js'
 import { Snapshot, infoOf } from './snapshot/snapshot.js'
+import { listTombstones, putTombstone, tombstoneError } from './snapshot/tombstones.js'
+import { planRetention } from './retention/plan.js'
+import type { RetentionPlan, RetentionPolicy } from './retention/plan.js'
 import type { CheckpointInfo } from './snapshot/snapshot.js'
 import { openWal } from './wal/index.js'
 import { readLogReadOnly } from './wal/log-reader.js'
@@ -260,7 +263,63 @@ export class Store {
   /** Every checkpoint, oldest first (by creation time, then LSN). */
   async checkpoints(): Promise<CheckpointInfo[]> {
     this.#checkOpen('store.checkpoints')
-    return (await this.#sortedCheckpoints()).map(infoOf)
+    return (await this.#liveCheckpoints()).map(infoOf)
+  }
+
+  /** The checkpoints without a tombstone, oldest first. */
+  async #liveCheckpoints(): Promise<StoredManifest[]> {
+    const tombstones = await listTombstones(this.#blobs)
+    return (await this.#sortedCheckpoints()).filter((stored) => !tombstones.has(stored.id))
+  }
+
+  // --- retention ---
+
+  /**
+   * Tombstones the plan's dropped checkpoints (soft delete: they leave `checkpoints()`, 'latest'
+   * and `recover()`; GC removes them after its grace period). Refuses a plan that drops the newest
+   * checkpoint or a base some kept checkpoint stands on.
+   */
+  async applyRetention(plan: RetentionPlan<CheckpointInfo>): Promise<{ readonly tombstoned: number }> {
+    this.#checkOpen('store.applyRetention')
+    if (this.#readOnly)
+      throw new CairnError('NOT_SUPPORTED', 'the store is open read-only', { op: 'store.applyRetention' })
+    const live = await this.#liveCheckpoints()
+    const dropped = new Set(plan.drop.map((entry) => entry.checkpoint.id))
+    const newest = live.at(-1)
+    if (newest !== undefined && dropped.has(newest.id))
+      throw tombstoneError('refusing to drop the newest checkpoint', newest.id)
+    for (const stored of live) {
+      if (dropped.has(stored.id)) continue
+      for (const link of await loadChain(this.#blobs, stored.id, this.#manifests)) {
+        if (dropped.has(link.id)) {
+          throw tombstoneError(
+            `refusing to drop ${link.id.slice(0, 8)}: kept checkpoint ${stored.id.slice(0, 8)} stands on it`,
+            link.id,
+          )
+        }
+      }
+    }
+    const at = Date.now()
+    for (const entry of plan.drop) {
+      await putTombstone(this.#blobs, parseCheckpointId(entry.checkpoint.id, 'store.applyRetention'), {
+        at,
+        reasons: entry.reasons,
+      })
+    }
+    return { tombstoned: plan.drop.length }
+  }
+
+  /** Plans retention over the live checkpoints and (unless `dryRun`) applies it; returns the plan. */
+  async retain(
+    policy: RetentionPolicy,
+    options: { readonly dryRun?: boolean; readonly now?: Date; readonly timeZone?: string } = {},
+  ): Promise<RetentionPlan<CheckpointInfo>> {
+    const plan = planRetention(await this.checkpoints(), policy, {
+      now: options.now ?? new Date(),
+      ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
+    })
+    if (options.dryRun !== true) await this.applyRetention(plan)
+    return plan
   }
 
   async #sortedCheckpoints(): Promise<StoredManifest[]> {
@@ -311,7 +370,8 @@ export class Store {
   async recover(): Promise<Recovery> {
     this.#checkOpen('store.recover')
     const warnings: RecoveryWarning[] = []
-    const ids = (await listManifestIds(this.#blobs)).sort()
+    const tombstones = await listTombstones(this.#blobs)
+    const ids = (await listManifestIds(this.#blobs)).filter((id) => !tombstones.has(id)).sort()
     const candidates: StoredManifest[] = []
     for (const id of ids) {
       try {
@@ -433,7 +493,7 @@ export class Store {
   async #chainOf(idOrLatest: CheckpointId | 'latest'): Promise<StoredManifest[]> {
     let id: CheckpointId
     if (idOrLatest === 'latest') {
-      const newest = (await this.#sortedCheckpoints()).at(-1)
+      const newest = (await this.#liveCheckpoints()).at(-1)
       if (newest === undefined)
         throw new CairnError('NOT_FOUND', 'the store has no checkpoint yet', { op: 'store.snapshot' })
       id = newest.id
