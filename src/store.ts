@@ -19,12 +19,13 @@ import { openChunkStore } from './chunkstore/chunk-store.js'
 import type { ChunkStore } from './chunkstore/chunk-store.js'
 import type { ChunkingOptions } from './chunkstore/chunker.js'
 import type { VerifyProblem, VerifyReport } from './chunkstore/verify.js'
+import type { SweepReport } from './chunkstore/sweep.js'
 import { CairnError, isCairnError } from './core/errors.js'
 import type { CairnErrorCode } from './core/errors.js'
-import type { CheckpointId } from './core/ids.js'
+import type { CheckpointId, ChunkId } from './core/ids.js'
 import { parseCheckpointId } from './core/ids.js'
 import type { BlobStore, Vfs } from './core/ports.js'
-import { listManifestIds, loadChain, loadManifest, putManifest } from './snapshot/catalog.js'
+import { listManifestIds, loadChain, loadManifest, manifestKey, putManifest } from './snapshot/catalog.js'
 import type { StoredManifest } from './snapshot/catalog.js'
 import { Cadence } from './snapshot/cadence.js'
 import type { CadenceOptions } from './snapshot/cadence.js'
@@ -69,6 +70,13 @@ export interface StoreVerifyProblem extends VerifyProblem {
 export interface StoreVerifyReport extends Omit<VerifyReport, 'problems'> {
   readonly checkpointsChecked: number
   readonly problems: StoreVerifyProblem[]
+}
+
+/** What `gc()` did. */
+export interface GcReport extends SweepReport {
+  readonly manifestsDeleted: number
+  readonly packsRepacked: number
+  readonly durationMs: number
 }
 
 /** Something `recover()` found wrong and stepped over, never silently. */
@@ -362,6 +370,63 @@ export class Store {
     )
     this.#cadences.push(cadence)
     return cadence
+  }
+
+  /**
+   * Garbage collection: tombstoned checkpoints older than `graceMs` lose their manifests (unless a
+   * live checkpoint stands on them), then every chunk no remaining checkpoint reaches goes with the
+   * packs that hold nothing else (crash-safe order: chunkstore/sweep.ts). Packs that still hold a
+   * live chunk are kept whole (repacking is to come).
+   */
+  async gc(options: { readonly graceMs?: number } = {}): Promise<GcReport> {
+    this.#checkOpen('store.gc')
+    if (this.#readOnly)
+      throw new CairnError('NOT_SUPPORTED', 'the store is open read-only', { op: 'store.gc' })
+    const graceMs = options.graceMs ?? 24 * 3_600_000
+    if (!Number.isFinite(graceMs) || graceMs < 0) {
+      throw new CairnError('BAD_OPTION', 'graceMs must be a non-negative number', { op: 'store.gc' })
+    }
+    const run = this.#committing.then(() => this.#gc(graceMs))
+    this.#committing = run.catch(() => undefined)
+    return run
+  }
+
+  async #gc(graceMs: number): Promise<GcReport> {
+    const started = performance.now()
+    const tombstones = await listTombstones(this.#blobs)
+    const ids = await listManifestIds(this.#blobs)
+    const expired = new Set(
+      [...tombstones].filter(([id, t]) => ids.includes(id) && Date.now() - t.at >= graceMs).map(([id]) => id),
+    )
+    // Every chunk a remaining checkpoint reaches; an expired one that a remaining chain stands on stays.
+    const live = new Set<ChunkId>()
+    for (const id of ids) {
+      if (expired.has(id)) continue
+      let chain: StoredManifest[]
+      try {
+        chain = await loadChain(this.#blobs, id, this.#manifests)
+      } catch (error) {
+        if (!isCairnError(error)) throw error
+        continue // a damaged checkpoint reaches nothing it can prove; verify reports it
+      }
+      for (const link of chain) expired.delete(link.id)
+      for (const chunk of new Snapshot(chain, this.#chunks).chunkIds()) live.add(chunk)
+    }
+    // The manifest first, then its tombstone: a crash between leaves a tombstone of nothing,
+    // removed here next time.
+    for (const id of expired) {
+      await this.#blobs.delete([manifestKey(id)])
+      this.#manifests.delete(id)
+    }
+    const gone = [...tombstones.keys()].filter((id) => expired.has(id) || !ids.includes(id))
+    if (gone.length > 0) await this.#blobs.delete(gone.map((id) => `tombstones/${id}`))
+    const swept = await this.#chunks.sweep(live)
+    return {
+      ...swept,
+      manifestsDeleted: expired.size,
+      packsRepacked: 0,
+      durationMs: performance.now() - started,
+    }
   }
 
   // --- recovery ---

@@ -36,6 +36,8 @@ import { ingestEntry } from './ingest.js'
 import { SpanBuffers } from './span.js'
 import type { ChunkRef, IngestResult, IngestSink } from './ingest.js'
 import { syncIndex } from './index-sync.js'
+import { sweepPacks } from './sweep.js'
+import type { SweepReport } from './sweep.js'
 import type { IndexSyncReport } from './index-sync.js'
 import { PackBuilder } from './pack.js'
 import type { PackEntry } from './pack.js'
@@ -309,6 +311,25 @@ export class ChunkStore {
   verify(options: VerifyOptions = {}): Promise<VerifyReport> {
     this.#checkOpen('chunkstore.verify')
     return verifyChunkStore(this.#blobs, options)
+  }
+
+  /**
+   * Drops the packs that hold none of `live` (sweep.ts), then rebuilds the index cache from the
+   * index objects left, so nothing is deduplicated against a chunk that is gone. Flushes first.
+   */
+  sweep(live: ReadonlySet<ChunkId>): Promise<SweepReport> {
+    return this.#serially('chunkstore.sweep', async () => {
+      if (this.#readOnly)
+        throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', { op: 'chunkstore.sweep' })
+      await this.#flush()
+      try {
+        return await sweepPacks(this.#blobs, live)
+      } finally {
+        this.#index.clear()
+        this.#overlay.clear()
+        await syncIndex(this.#blobs, this.#index, { writable: true, overlay: this.#overlay })
+      }
+    })
   }
 
   stats(): ChunkStoreStats {
