@@ -75,7 +75,6 @@ export interface StoreVerifyReport extends Omit<VerifyReport, 'problems'> {
 /** What `gc()` did. */
 export interface GcReport extends SweepReport {
   readonly manifestsDeleted: number
-  readonly packsRepacked: number
   readonly durationMs: number
 }
 
@@ -375,10 +374,13 @@ export class Store {
   /**
    * Garbage collection: tombstoned checkpoints older than `graceMs` lose their manifests (unless a
    * live checkpoint stands on them), then every chunk no remaining checkpoint reaches goes with the
-   * packs that hold nothing else (crash-safe order: chunkstore/sweep.ts). Packs that still hold a
-   * live chunk are kept whole (repacking is to come).
+   * packs that hold nothing else (crash-safe order: chunkstore/sweep.ts). With `repackDeadShare`
+   * (off by default: 1), packs at least that share dead (by stored bytes) are repacked first; a
+   * repack cut short by a crash can leave a duplicate pack that later runs do not yet reclaim.
    */
-  async gc(options: { readonly graceMs?: number } = {}): Promise<GcReport> {
+  async gc(
+    options: { readonly graceMs?: number; readonly repackDeadShare?: number } = {},
+  ): Promise<GcReport> {
     this.#checkOpen('store.gc')
     if (this.#readOnly)
       throw new CairnError('NOT_SUPPORTED', 'the store is open read-only', { op: 'store.gc' })
@@ -386,12 +388,16 @@ export class Store {
     if (!Number.isFinite(graceMs) || graceMs < 0) {
       throw new CairnError('BAD_OPTION', 'graceMs must be a non-negative number', { op: 'store.gc' })
     }
-    const run = this.#committing.then(() => this.#gc(graceMs))
+    const repackDeadShare = options.repackDeadShare ?? 1
+    if (!(repackDeadShare > 0 && repackDeadShare <= 1)) {
+      throw new CairnError('BAD_OPTION', 'repackDeadShare must be in (0, 1]', { op: 'store.gc' })
+    }
+    const run = this.#committing.then(() => this.#gc(graceMs, repackDeadShare))
     this.#committing = run.catch(() => undefined)
     return run
   }
 
-  async #gc(graceMs: number): Promise<GcReport> {
+  async #gc(graceMs: number, repackDeadShare: number): Promise<GcReport> {
     const started = performance.now()
     const tombstones = await listTombstones(this.#blobs)
     const ids = await listManifestIds(this.#blobs)
@@ -420,11 +426,10 @@ export class Store {
     }
     const gone = [...tombstones.keys()].filter((id) => expired.has(id) || !ids.includes(id))
     if (gone.length > 0) await this.#blobs.delete(gone.map((id) => `tombstones/${id}`))
-    const swept = await this.#chunks.sweep(live)
+    const swept = await this.#chunks.sweep(live, { repackDeadShare })
     return {
       ...swept,
       manifestsDeleted: expired.size,
-      packsRepacked: 0,
       durationMs: performance.now() - started,
     }
   }

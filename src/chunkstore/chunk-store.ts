@@ -317,13 +317,19 @@ export class ChunkStore {
    * Drops the packs that hold none of `live` (sweep.ts), then rebuilds the index cache from the
    * index objects left, so nothing is deduplicated against a chunk that is gone. Flushes first.
    */
-  sweep(live: ReadonlySet<ChunkId>): Promise<SweepReport> {
+  sweep(
+    live: ReadonlySet<ChunkId>,
+    options: { readonly repackDeadShare?: number } = {},
+  ): Promise<SweepReport> {
     return this.#serially('chunkstore.sweep', async () => {
       if (this.#readOnly)
         throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', { op: 'chunkstore.sweep' })
       await this.#flush()
       try {
-        return await sweepPacks(this.#blobs, live)
+        return await sweepPacks(this.#blobs, live, {
+          repackDeadShare: options.repackDeadShare ?? 1,
+          packBytes: this.#packBytes,
+        })
       } finally {
         this.#index.clear()
         this.#overlay.clear()

@@ -8,6 +8,9 @@
  * 3. Only then are the dead packs deleted, and packs no index object names (orphans of a crash
  *    between a pack and its index object, or of an earlier sweep cut short).
  *
+ * Before all that, packs mostly dead (by stored bytes) are repacked: their live chunks are copied
+ * into new packs, put with their index objects first; the old packs are then dead like the rest.
+ *
  * A crash after step 1 or 2 leaves packs no index names (orphans: the next sweep removes them),
  * never an index entry naming a pack that is gone. The caller holds the store's lock (no writer
  * meanwhile), has flushed every pending chunk, and resyncs its index cache afterwards.
@@ -16,35 +19,123 @@ import type { ChunkId, PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import { decodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
-import { listPackIds, packKey, putIndexObject, readPackFooter } from './pack-store.js'
+import { PackBuilder } from './pack.js'
+import {
+  checkStoredChunk,
+  listPackIds,
+  packKey,
+  putIndexObject,
+  putSealedPack,
+  readPackFooter,
+  readPackRange,
+} from './pack-store.js'
 
 export interface SweepReport {
   readonly packsDeleted: number
+  readonly packsRepacked: number
   readonly bytesFreed: number
   readonly chunksLive: number
   readonly chunksDeleted: number
 }
 
-export async function sweepPacks(blobs: BlobStore, live: ReadonlySet<ChunkId>): Promise<SweepReport> {
+export async function sweepPacks(
+  blobs: BlobStore,
+  live: ReadonlySet<ChunkId>,
+  options: {
+    /** Repack a pack whose stored bytes are at least this share dead (1: never). */
+    readonly repackDeadShare: number
+    readonly packBytes: number
+  },
+): Promise<SweepReport> {
   // Which packs hold a live chunk, from their footers (the truth about what a pack holds).
-  const packs = await listPackIds(blobs)
+  const packs = (await listPackIds(blobs)).sort()
   const listed = new Set(packs)
   const livePacks = new Set<PackId>()
   const deadChunks = new Map<PackId, number>()
+  const repack: { packId: PackId; entries: IndexEntry[]; liveEntries: IndexEntry[] }[] = []
   let chunksLive = 0
+  // Packs some index object names: only those can be read, so only those can be a chunk's home.
+  const indexed = new Set<PackId>()
+  for await (const { key } of blobs.list('index/')) {
+    try {
+      for (const entry of decodeIndexObject(await blobs.get(key), key)) indexed.add(entry.packId)
+    } catch {
+      // a damaged index object names nothing here; the packs it named stay (below) as orphans do
+    }
+  }
+  const footers = new Map<PackId, IndexEntry[] | undefined>()
+  // A live chunk held by several packs (a repack cut short, or stored twice) lives in one: the
+  // first indexed pack in id order. Its copies elsewhere are dead, so nothing stays twice.
+  const home = new Map<ChunkId, PackId>()
   for (const packId of packs) {
-    let entries: IndexEntry[]
+    let entries: IndexEntry[] | undefined
     try {
       entries = await readPackFooter(blobs, packId)
     } catch {
+      entries = undefined
+    }
+    footers.set(packId, entries)
+    if (entries === undefined || !indexed.has(packId)) continue
+    for (const entry of entries)
+      if (live.has(entry.chunkId) && !home.has(entry.chunkId)) home.set(entry.chunkId, packId)
+  }
+  for (const packId of packs) {
+    const entries = footers.get(packId)
+    if (entries === undefined) {
       livePacks.add(packId) // a pack that cannot be read is never deleted on a guess
       continue
     }
-    const liveHere = entries.filter((entry) => live.has(entry.chunkId)).length
-    chunksLive += liveHere
-    if (liveHere > 0) livePacks.add(packId)
-    else deadChunks.set(packId, entries.length)
+    // Live here: homed here, or live with no indexed home at all (kept wherever it is).
+    const liveEntries = entries.filter(
+      (entry) => live.has(entry.chunkId) && (home.get(entry.chunkId) ?? packId) === packId,
+    )
+    chunksLive += liveEntries.length
+    if (liveEntries.length === 0) {
+      deadChunks.set(packId, entries.length)
+      continue
+    }
+    livePacks.add(packId)
+    const totalBytes = entries.reduce((sum, entry) => sum + entry.storedLength, 0)
+    const liveBytes = liveEntries.reduce((sum, entry) => sum + entry.storedLength, 0)
+    if (totalBytes > 0 && 1 - liveBytes / totalBytes >= options.repackDeadShare) {
+      repack.push({ packId, entries, liveEntries })
+    }
   }
+
+  // Step 0: repack mostly dead packs. Their live chunks' stored bytes are copied (not re-encoded)
+  // into new packs, put with their index objects before anything old goes; then the old packs
+  // count as dead.
+  let packsRepacked = 0
+  let builder = new PackBuilder()
+  const flushBuilder = async () => {
+    if (builder.chunkCount === 0) return
+    const flushed = await putSealedPack(blobs, builder.seal())
+    // The same content may already be there (a repack cut short wrote it): it lives now.
+    livePacks.add(flushed.packId)
+    deadChunks.delete(flushed.packId)
+    listed.add(flushed.packId)
+    builder = new PackBuilder()
+  }
+  const copied = new Set<ChunkId>()
+  for (const { packId, entries, liveEntries } of repack) {
+    const dataBytes = entries.reduce((sum, entry) => sum + entry.storedLength, 0)
+    const data = await readPackRange(blobs, packId, 0, dataBytes)
+    for (const entry of liveEntries) {
+      if (copied.has(entry.chunkId)) continue
+      // Checked as it is copied: a damaged chunk must not be given a new home.
+      checkStoredChunk(entry, data.subarray(entry.offset, entry.offset + entry.storedLength))
+      builder.add(entry.chunkId, entry.rawLength, {
+        codec: entry.codec,
+        bytes: data.slice(entry.offset, entry.offset + entry.storedLength),
+      })
+      copied.add(entry.chunkId)
+      if (builder.dataBytes >= options.packBytes) await flushBuilder()
+    }
+    livePacks.delete(packId)
+    deadChunks.set(packId, entries.length - liveEntries.length)
+    packsRepacked++
+  }
+  await flushBuilder()
 
   // Steps 1 and 2: index objects.
   const named = new Set<PackId>()
@@ -85,5 +176,5 @@ export async function sweepPacks(blobs: BlobStore, live: ReadonlySet<ChunkId>): 
     packsDeleted++
     chunksDeleted += deadChunks.get(packId) ?? 0
   }
-  return { packsDeleted, bytesFreed, chunksLive, chunksDeleted }
+  return { packsDeleted, packsRepacked, bytesFreed, chunksLive, chunksDeleted }
 }
