@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path'
 import { openLmdbChunkIndex } from './adapters/lmdb/lmdb-chunk-index.js'
-import { createFsBlobStore } from './adapters/blob-fs/fs-blob-store.js'
+import { FsBlobStore, createFsBlobStore } from './adapters/blob-fs/fs-blob-store.js'
 import { createNodeVfs } from './adapters/node/node-vfs.js'
 import { takeStoreLock } from './adapters/node/store-lock.js'
 import { MemoryChunkIndex } from './chunkstore/chunk-index.js'
@@ -399,39 +399,59 @@ export class Store {
 
   async #gc(graceMs: number, repackDeadShare: number): Promise<GcReport> {
     const started = performance.now()
+    // Temp files of crashed puts (up to a pack each): no writer runs, the lock is ours.
+    if (this.#blobs instanceof FsBlobStore) await this.#blobs.removeTempFiles()
     const tombstones = await listTombstones(this.#blobs)
-    const ids = await listManifestIds(this.#blobs)
-    const expired = new Set(
-      [...tombstones].filter(([id, t]) => ids.includes(id) && Date.now() - t.at >= graceMs).map(([id]) => id),
-    )
-    // Every chunk a remaining checkpoint reaches; an expired one that a remaining chain stands on stays.
-    const live = new Set<ChunkId>()
+    const ids = new Set(await listManifestIds(this.#blobs))
+    // Every manifest must load, with its whole chain: GC never decides on what it cannot read.
+    const chains = new Map<CheckpointId, StoredManifest[]>()
     for (const id of ids) {
-      if (expired.has(id)) continue
-      let chain: StoredManifest[]
       try {
-        chain = await loadChain(this.#blobs, id, this.#manifests)
+        chains.set(id, await loadChain(this.#blobs, id, this.#manifests))
       } catch (error) {
         if (!isCairnError(error)) throw error
-        continue // a damaged checkpoint reaches nothing it can prove; verify reports it
+        throw new CairnError(
+          'CORRUPT_OBJECT',
+          `gc refuses to run: checkpoint ${id.slice(0, 8)} cannot be read`,
+          {
+            op: 'store.gc',
+            checkpoint: id,
+            cause: error,
+            hint: 'run verify; repair or remove the damaged manifest first',
+          },
+        )
       }
-      for (const link of chain) expired.delete(link.id)
-      for (const chunk of new Snapshot(chain, this.#chunks).chunkIds()) live.add(chunk)
     }
+    // Kept: every checkpoint not expired, and every link of their chains (expired or not).
+    const expiredByGrace = (id: CheckpointId) => {
+      const tombstone = tombstones.get(id)
+      return tombstone !== undefined && Date.now() - tombstone.at >= graceMs
+    }
+    const kept = new Set<CheckpointId>()
+    for (const [id, chain] of chains) {
+      if (expiredByGrace(id)) continue
+      for (const link of chain) kept.add(link.id)
+    }
+    // Marked from each kept checkpoint's own state: a link kept for another's chain included.
+    const live = new Set<ChunkId>()
+    for (const id of kept) {
+      for (const chunk of new Snapshot(chains.get(id) ?? [], this.#chunks).chunkIds()) live.add(chunk)
+    }
+    // Newest first, so a delta goes before the parent it stands on: a crash between deletions
+    // never leaves a chain with a link missing.
+    const expired = [...ids]
+      .filter((id) => !kept.has(id))
+      .sort((x, y) => (chains.get(y)?.length ?? 0) - (chains.get(x)?.length ?? 0))
     // The manifest first, then its tombstone: a crash between leaves a tombstone of nothing,
     // removed here next time.
     for (const id of expired) {
       await this.#blobs.delete([manifestKey(id)])
       this.#manifests.delete(id)
     }
-    const gone = [...tombstones.keys()].filter((id) => expired.has(id) || !ids.includes(id))
+    const gone = [...tombstones.keys()].filter((id) => !ids.has(id) || !kept.has(id))
     if (gone.length > 0) await this.#blobs.delete(gone.map((id) => `tombstones/${id}`))
     const swept = await this.#chunks.sweep(live, { repackDeadShare })
-    return {
-      ...swept,
-      manifestsDeleted: expired.size,
-      durationMs: performance.now() - started,
-    }
+    return { ...swept, manifestsDeleted: expired.length, durationMs: performance.now() - started }
   }
 
   // --- recovery ---

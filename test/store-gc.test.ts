@@ -13,6 +13,8 @@ import { openStore } from '../src/store.js'
 import type { Store } from '../src/store.js'
 import { expectBytes } from './helpers.js'
 
+const encode = (text: string) => new TextEncoder().encode(text)
+
 const open = (disk: SimDisk): Promise<Store> =>
   openStore({
     dir: '',
@@ -111,6 +113,49 @@ describe('gc', () => {
     }
     await reopened.close()
     await plain.store.close()
+  })
+
+  it('gc refuses to run while a manifest cannot be read, and deletes nothing', async () => {
+    const disk = new SimDisk({ seed: 4 })
+    const store = await open(disk)
+    const a = await store.checkpoint({ lsn: 0, entries: { x: createRng(4).bytes(40_000) } })
+    const b = await store.checkpoint({ lsn: 0, parent: 'latest', entries: { y: createRng(5).bytes(100) } })
+    await store.close()
+    const packsBefore = (await disk.readdir('objects/packs')).length
+    disk.rot(`objects/manifests/${a.id}`, 30, 1)
+    const damaged = await open(disk) // a fresh open: nothing cached from before the damage
+    await expect(damaged.gc({ graceMs: 0 })).rejects.toThrow(
+      expect.objectContaining({ code: 'CORRUPT_OBJECT' }),
+    )
+    expect((await disk.readdir('objects/packs')).length).toBe(packsBefore)
+    await damaged.close()
+    disk.rot(`objects/manifests/${a.id}`, 30, 1) // flipped back: byte-exact again
+    const reopened = await open(disk)
+    expect((await (await reopened.snapshot(b.id)).read('x')).length).toBe(40_000)
+    await reopened.close()
+  })
+
+  it('an expired checkpoint a kept one stands on keeps its own chunks too, whatever the listing order', async () => {
+    for (const seed of [5, 6, 7, 8]) {
+      const disk = new SimDisk({ seed })
+      const store = await open(disk)
+      const f = await store.checkpoint({
+        lsn: 0,
+        entries: { z: createRng(seed).bytes(30_000), k: createRng(seed + 1).bytes(30_000) },
+      })
+      await store.applyRetention({ keep: [], drop: [] })
+      const d = await store.checkpoint({ lsn: 0, parent: f.id, deleted: ['z'], entries: { n: encode('n') } })
+      // Tombstone F by hand (a plan would keep it as D's base): D stands on it, so GC keeps it whole.
+      await disk.mkdir('objects/tombstones', { recursive: true })
+      const file = await disk.open(`objects/tombstones/${f.id}`, 'createExclusive')
+      await file.write(encode(JSON.stringify({ at: 0, reasons: [] })), 0)
+      await file.close()
+      await store.gc({ graceMs: 0 })
+      expect((await store.verify({ readData: true })).problems).toEqual([])
+      expect((await (await store.snapshot(d.id)).read('k')).length).toBe(30_000)
+      expect((await (await store.snapshot(f.id)).read('z')).length).toBe(30_000)
+      await store.close()
+    }
   })
 
   it('a crash before every I/O of gc leaves every kept checkpoint restorable, and gc again finishes', async () => {

@@ -30,6 +30,8 @@ export interface ChunkIndex {
   readonly size: number
   /** Forgets everything (the next open rebuilds from the index objects). */
   clear(): void
+  /** Resolves once every change so far is on stable storage (a cache on disk), at once in memory. */
+  flushed(): Promise<void>
   close(): Promise<void>
 }
 
@@ -66,6 +68,10 @@ export class MemoryChunkIndex implements ChunkIndex {
   clear(): void {
     this.#entries.clear()
     this.#objects.clear()
+  }
+
+  flushed(): Promise<void> {
+    return Promise.resolve()
   }
 
   close(): Promise<void> {

@@ -325,14 +325,17 @@ export class ChunkStore {
       if (this.#readOnly)
         throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', { op: 'chunkstore.sweep' })
       await this.#flush()
+      // The cache forgets everything first, durably: a crash mid-sweep then rebuilds it from the
+      // index objects left, never trusting an entry whose pack the sweep removed.
+      this.#index.clear()
+      this.#overlay.clear()
+      await this.#index.flushed()
       try {
         return await sweepPacks(this.#blobs, live, {
           repackDeadShare: options.repackDeadShare ?? 1,
           packBytes: this.#packBytes,
         })
       } finally {
-        this.#index.clear()
-        this.#overlay.clear()
         await syncIndex(this.#blobs, this.#index, { writable: true, overlay: this.#overlay })
       }
     })

@@ -57,11 +57,9 @@ export async function sweepPacks(
   // Packs some index object names: only those can be read, so only those can be a chunk's home.
   const indexed = new Set<PackId>()
   for await (const { key } of blobs.list('index/')) {
-    try {
-      for (const entry of decodeIndexObject(await blobs.get(key), key)) indexed.add(entry.packId)
-    } catch {
-      // a damaged index object names nothing here; the packs it named stay (below) as orphans do
-    }
+    // A damaged index object stops the sweep: a pack it names might be deleted while a cache
+    // elsewhere still trusts it. Repair (a writable open) or verify first.
+    for (const entry of decodeIndexObject(await blobs.get(key), key)) indexed.add(entry.packId)
   }
   const footers = new Map<PackId, IndexEntry[] | undefined>()
   // A live chunk held by several packs (a repack cut short, or stored twice) lives in one: the

@@ -40,8 +40,8 @@ export async function listTombstones(blobs: BlobStore): Promise<Map<CheckpointId
     }
     let tombstone: Tombstone = { at: Number.POSITIVE_INFINITY, reasons: [] }
     try {
-      const parsed = JSON.parse(new TextDecoder().decode(await blobs.get(key))) as Partial<Tombstone>
-      if (typeof parsed.at === 'number')
+      const parsed = JSON.parse(new TextDecoder().decode(await blobs.get(key))) as Partial<Tombstone> | null
+      if (parsed !== null && typeof parsed === 'object' && typeof parsed.at === 'number')
         tombstone = { at: parsed.at, reasons: Array.isArray(parsed.reasons) ? parsed.reasons : [] }
     } catch (error) {
       if (isCairnError(error, 'NOT_FOUND')) continue

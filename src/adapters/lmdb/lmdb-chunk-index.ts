@@ -145,6 +145,11 @@ export class LmdbChunkIndex implements ChunkIndex {
     this.#objects = new Set()
   }
 
+  async flushed(): Promise<void> {
+    this.#check()
+    await this.#db.flushed
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
