@@ -444,14 +444,23 @@ export class Store {
       .sort((x, y) => (chains.get(y)?.length ?? 0) - (chains.get(x)?.length ?? 0))
     // The manifest first, then its tombstone: a crash between leaves a tombstone of nothing,
     // removed here next time.
+    let bytesFreed = 0
+    const sizeOf = async (key: string) => (await this.#blobs.head(key))?.size ?? 0
     for (const id of expired) {
+      bytesFreed += await sizeOf(manifestKey(id))
       await this.#blobs.delete([manifestKey(id)])
       this.#manifests.delete(id)
     }
     const gone = [...tombstones.keys()].filter((id) => !ids.has(id) || !kept.has(id))
+    for (const id of gone) bytesFreed += await sizeOf(`tombstones/${id}`)
     if (gone.length > 0) await this.#blobs.delete(gone.map((id) => `tombstones/${id}`))
     const swept = await this.#chunks.sweep(live, { repackDeadShare })
-    return { ...swept, manifestsDeleted: expired.length, durationMs: performance.now() - started }
+    return {
+      ...swept,
+      bytesFreed: swept.bytesFreed + bytesFreed,
+      manifestsDeleted: expired.length,
+      durationMs: performance.now() - started,
+    }
   }
 
   // --- recovery ---

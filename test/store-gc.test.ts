@@ -55,6 +55,12 @@ describe('gc', () => {
     const report = await store.gc({ graceMs: 0 })
     expect(report.packsDeleted).toBeGreaterThan(0)
     expect(report.manifestsDeleted).toBe(plan.drop.length)
+    // Live chunks counted once each: exactly the chunks the kept checkpoints read.
+    const keptChunks = new Set<string>()
+    for (const { checkpoint } of plan.keep)
+      for (const id of (await store.snapshot(checkpoint.id)).chunkIds()) keptChunks.add(id)
+    expect(report.chunksLive).toBe(keptChunks.size)
+    expect(report.chunksDeleted).toBeGreaterThan(0)
     expect(objectBytes(disk)).toBeLessThan(before)
     for (const { checkpoint } of plan.keep) {
       expectBytes(

@@ -33,8 +33,11 @@ import {
 export interface SweepReport {
   readonly packsDeleted: number
   readonly packsRepacked: number
+  /** Bytes of the packs and index objects deleted (the caller adds manifests and tombstones). */
   readonly bytesFreed: number
+  /** Live chunks found in the packs, each once. */
   readonly chunksLive: number
+  /** Chunks no checkpoint reaches, gone with their packs, each once. */
   readonly chunksDeleted: number
 }
 
@@ -51,9 +54,10 @@ export async function sweepPacks(
   const packs = (await listPackIds(blobs)).sort()
   const listed = new Set(packs)
   const livePacks = new Set<PackId>()
-  const deadChunks = new Map<PackId, number>()
+  const deadPacks = new Set<PackId>()
   const repack: { packId: PackId; entries: IndexEntry[]; liveEntries: IndexEntry[] }[] = []
-  let chunksLive = 0
+  /** Live chunks found in a readable pack, each once. */
+  const present = new Set<ChunkId>()
   // Packs some index object names: only those can be read, so only those can be a chunk's home.
   const indexed = new Set<PackId>()
   for await (const { key } of blobs.list('index/')) {
@@ -87,9 +91,9 @@ export async function sweepPacks(
     const liveEntries = entries.filter(
       (entry) => live.has(entry.chunkId) && (home.get(entry.chunkId) ?? packId) === packId,
     )
-    chunksLive += liveEntries.length
+    for (const entry of liveEntries) present.add(entry.chunkId)
     if (liveEntries.length === 0) {
-      deadChunks.set(packId, entries.length)
+      deadPacks.add(packId)
       continue
     }
     livePacks.add(packId)
@@ -110,7 +114,7 @@ export async function sweepPacks(
     const flushed = await putSealedPack(blobs, builder.seal())
     // The same content may already be there (a repack cut short wrote it): it lives now.
     livePacks.add(flushed.packId)
-    deadChunks.delete(flushed.packId)
+    deadPacks.delete(flushed.packId)
     listed.add(flushed.packId)
     builder = new PackBuilder()
   }
@@ -130,13 +134,14 @@ export async function sweepPacks(
       if (builder.dataBytes >= options.packBytes) await flushBuilder()
     }
     livePacks.delete(packId)
-    deadChunks.set(packId, entries.length - liveEntries.length)
+    deadPacks.add(packId)
     packsRepacked++
   }
   await flushBuilder()
 
   // Steps 1 and 2: index objects.
   const named = new Set<PackId>()
+  let indexBytesFreed = 0
   for await (const { key } of blobs.list('index/')) {
     let entries: IndexEntry[]
     try {
@@ -153,15 +158,17 @@ export async function sweepPacks(
       await putIndexObject(blobs, kept)
       for (const entry of kept) named.add(entry.packId)
     }
+    indexBytesFreed += (await blobs.head(key))?.size ?? 0
     await blobs.delete([key])
   }
 
   // Step 3: dead packs, then orphans.
   let packsDeleted = 0
-  let bytesFreed = 0
-  let chunksDeleted = 0
+  let bytesFreed = indexBytesFreed
+  /** Chunks gone with the deleted packs (not live anywhere), each once. */
+  const deletedChunks = new Set<ChunkId>()
   for (const packId of packs) {
-    const dead = deadChunks.has(packId)
+    const dead = deadPacks.has(packId)
     if (!dead && named.has(packId)) continue
     if (!dead && livePacks.has(packId) && !named.has(packId)) {
       // An orphan still holding live chunks cannot be read through any index: it is no use, but
@@ -172,7 +179,14 @@ export async function sweepPacks(
     bytesFreed += (await blobs.head(key))?.size ?? 0
     await blobs.delete([key])
     packsDeleted++
-    chunksDeleted += deadChunks.get(packId) ?? 0
+    for (const entry of footers.get(packId) ?? [])
+      if (!live.has(entry.chunkId)) deletedChunks.add(entry.chunkId)
   }
-  return { packsDeleted, packsRepacked, bytesFreed, chunksLive, chunksDeleted }
+  return {
+    packsDeleted,
+    packsRepacked,
+    bytesFreed,
+    chunksLive: present.size,
+    chunksDeleted: deletedChunks.size,
+  }
 }
