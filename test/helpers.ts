@@ -5,6 +5,9 @@ import { join } from 'node:path'
 import { expect } from 'vitest'
 import { CairnError } from '../src/core/errors.js'
 import type { CairnErrorCode } from '../src/core/errors.js'
+import type { SimDisk } from '../src/adapters/sim/sim-disk.js'
+import { openStore } from '../src/store.js'
+import type { Store, StoreOptions } from '../src/store.js'
 
 const encoder = new TextEncoder()
 
@@ -61,4 +64,19 @@ export function expectBytes(
   throw new Error(
     `${label}: ${String(actual.length)} bytes where ${String(expected.length)} were expected; first difference at offset ${String(at)}`,
   )
+}
+
+/**
+ * A store on a simulated disk, sized for tests: no worker threads, 64 KiB packs, 4 KiB chunks on
+ * average (override any of it).
+ */
+export function openSimStore(disk: SimDisk, options: Partial<StoreOptions> = {}): Promise<Store> {
+  return openStore({
+    dir: '',
+    vfs: disk,
+    workers: 0,
+    packBytes: 64 * 1024,
+    chunking: { minSize: 1024, avgSize: 4096, maxSize: 16_384 },
+    ...options,
+  })
 }

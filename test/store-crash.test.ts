@@ -10,9 +10,8 @@ import { CRASH_MODELS } from '../src/adapters/sim/crash.js'
 import { createRng } from '../src/adapters/sim/rng.js'
 import { SimDisk } from '../src/adapters/sim/sim-disk.js'
 import { isCairnError } from '../src/core/errors.js'
-import { openStore } from '../src/store.js'
 import type { Store } from '../src/store.js'
-import { collect, expectBytes } from './helpers.js'
+import { collect, expectBytes, openSimStore } from './helpers.js'
 
 const encode = (text: string) => new TextEncoder().encode(text)
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
@@ -20,15 +19,7 @@ const base = createRng(1).bytes(60_000)
 const patched = base.slice()
 patched.set(encode('PATCH'), 30_000)
 
-const open = (disk: SimDisk): Promise<Store> =>
-  openStore({
-    dir: '',
-    vfs: disk,
-    workers: 0,
-    packBytes: 64 * 1024,
-    chunking: { minSize: 1024, avgSize: 4096, maxSize: 16_384 },
-    wal: { sync: 'always' },
-  })
+const open = (disk: SimDisk): Promise<Store> => openSimStore(disk, { wal: { sync: 'always' } })
 
 /** Before the crash: a full checkpoint at LSN 3, then two more records, acknowledged. */
 async function setup(disk: SimDisk): Promise<Store> {

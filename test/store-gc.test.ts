@@ -9,20 +9,12 @@ import { CRASH_MODELS } from '../src/adapters/sim/crash.js'
 import { createRng } from '../src/adapters/sim/rng.js'
 import { SimDisk } from '../src/adapters/sim/sim-disk.js'
 import { isCairnError } from '../src/core/errors.js'
-import { openStore } from '../src/store.js'
 import type { Store } from '../src/store.js'
-import { expectBytes } from './helpers.js'
+import { expectBytes, openSimStore } from './helpers.js'
 
 const encode = (text: string) => new TextEncoder().encode(text)
 
-const open = (disk: SimDisk): Promise<Store> =>
-  openStore({
-    dir: '',
-    vfs: disk,
-    workers: 0,
-    packBytes: 64 * 1024,
-    chunking: { minSize: 1024, avgSize: 4096, maxSize: 16_384 },
-  })
+const open = (disk: SimDisk): Promise<Store> => openSimStore(disk)
 
 function objectBytes(disk: SimDisk): number {
   return disk.usedBytes()

@@ -7,9 +7,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createRng } from '../src/adapters/sim/rng.js'
 import { SimDisk } from '../src/adapters/sim/sim-disk.js'
-import { openStore } from '../src/store.js'
 import type { Store } from '../src/store.js'
-import { collect, expectBytes } from './helpers.js'
+import { collect, expectBytes, openSimStore } from './helpers.js'
 
 const NAMES = ['a.bin', 'b.bin', 'dir/c.bin']
 
@@ -63,11 +62,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 )
 
 const open = (disk: SimDisk): Promise<Store> =>
-  openStore({
-    dir: '',
-    vfs: disk,
-    workers: 0,
-    packBytes: 64 * 1024,
+  openSimStore(disk, {
     chunking: { minSize: 256, avgSize: 1024, maxSize: 4096 },
     wal: { sync: 'always', segmentBytes: 4096 },
     chain: { maxChainLength: 3 },
