@@ -502,13 +502,13 @@ export class Store {
             message: `log records ${String(from)}..${String(this.#wal.firstLsn - 1)} were truncated behind a newer checkpoint that is damaged`,
           })
         }
-        return { checkpoint: snapshot.info, snapshot, records: this.#recordsFrom(from), warnings }
+        return { checkpoint: snapshot.info, snapshot, records: this.readLog({ from }), warnings }
       } catch (error) {
         if (!isCairnError(error)) throw error
         warnings.push({ code: error.code, checkpoint: candidate.id, message: error.message })
       }
     }
-    return { checkpoint: undefined, snapshot: undefined, records: this.#recordsFrom(1), warnings }
+    return { checkpoint: undefined, snapshot: undefined, records: this.readLog({ from: 1 }), warnings }
   }
 
   // --- integrity ---
@@ -583,10 +583,6 @@ export class Store {
         }
       }
     }
-  }
-
-  #recordsFrom(lsn: number): AsyncIterable<LogRecord> {
-    return this.readLog({ from: lsn })
   }
 
   async #chainOf(idOrLatest: CheckpointId | 'latest'): Promise<StoredManifest[]> {

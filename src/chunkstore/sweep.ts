@@ -60,10 +60,14 @@ export async function sweepPacks(
   const present = new Set<ChunkId>()
   // Packs some index object names: only those can be read, so only those can be a chunk's home.
   const indexed = new Set<PackId>()
+  // Read once, used again in steps 1 and 2 (index objects a repack adds name only live packs).
+  const indexObjects = new Map<string, IndexEntry[]>()
   for await (const { key } of blobs.list('index/')) {
     // A damaged index object stops the sweep: a pack it names might be deleted while a cache
     // elsewhere still trusts it. Repair (a writable open) or verify first.
-    for (const entry of decodeIndexObject(await blobs.get(key), key)) indexed.add(entry.packId)
+    const entries = decodeIndexObject(await blobs.get(key), key)
+    indexObjects.set(key, entries)
+    for (const entry of entries) indexed.add(entry.packId)
   }
   const footers = new Map<PackId, IndexEntry[] | undefined>()
   // A live chunk held by several packs (a repack cut short, or stored twice) lives in one: the
@@ -142,13 +146,7 @@ export async function sweepPacks(
   // Steps 1 and 2: index objects.
   const named = new Set<PackId>()
   let indexBytesFreed = 0
-  for await (const { key } of blobs.list('index/')) {
-    let entries: IndexEntry[]
-    try {
-      entries = decodeIndexObject(await blobs.get(key), key)
-    } catch {
-      continue // a damaged index object is left for verify and repair
-    }
+  for (const [key, entries] of indexObjects) {
     const kept = entries.filter((entry) => livePacks.has(entry.packId) || !listed.has(entry.packId))
     if (kept.length === entries.length) {
       for (const entry of entries) named.add(entry.packId)
