@@ -6,15 +6,25 @@
  * first in a stable order; each rule keeps the newest checkpoint of each of its buckets until its
  * count runs out, independently of the other rules; the oldest checkpoint is kept while a rule
  * still has slots; `within` rules are measured back from the newest checkpoint that is not in the
- * future, with calendar arithmetic and a strict comparison. Bucket keys are per rule, so an ISO
- * week never meets a month with the same number.
+ * future, with calendar arithmetic on the plan's time zone (calendar.ts, subtractDuration) and a
+ * strict comparison; an all-zero duration is no rule, as in restic; a tag list matches when the
+ * checkpoint has all its tags, and the empty tag matches an untagged checkpoint (restic's
+ * `--keep-tag ''`). Bucket keys are per rule, so an ISO week never meets a month with the same
+ * number. Reasons are spelled as restic prints them (`within 1y1m1d` for `1y1d1m`).
  *
  * Beyond restic: `keepBest` (the n best by a metric, as Lightning's top-k), `pins` (ids kept
  * whatever the rules say), the newest checkpoint is always kept, and a kept delta keeps its whole
  * chain ("base of …"). An empty policy is refused.
  */
 import { CairnError } from '../core/errors.js'
-import { isoWeek, parseDuration, subtractDuration, wallClock } from './calendar.js'
+import {
+  formatDuration,
+  isZeroDuration,
+  isoWeek,
+  parseDuration,
+  subtractDuration,
+  wallClock,
+} from './calendar.js'
 import type { Duration } from './calendar.js'
 
 /** What planning needs of a checkpoint (a CheckpointInfo has it all). */
@@ -35,14 +45,17 @@ export interface RetentionPolicy {
   readonly keepWeekly?: number
   readonly keepMonthly?: number
   readonly keepYearly?: number
-  /** Durations like `2y5m7d3h`, back from the newest checkpoint. */
+  /** Durations like `2y5m7d3h`, back from the newest checkpoint that is not in the future. */
   readonly keepWithin?: string
   readonly keepWithinHourly?: string
   readonly keepWithinDaily?: string
   readonly keepWithinWeekly?: string
   readonly keepWithinMonthly?: string
   readonly keepWithinYearly?: string
-  /** Each item a tag or a list of tags: a checkpoint with all tags of any item is kept. */
+  /**
+   * Each item a tag or a list of tags: a checkpoint with all tags of any item is kept. The tag `''`
+   * matches a checkpoint without tags.
+   */
   readonly keepTags?: readonly (string | readonly string[])[]
   /** The `n` best checkpoints by `metric` (`min`: lowest is best). */
   readonly keepBest?: { readonly metric: string; readonly mode: 'min' | 'max'; readonly n: number }
@@ -75,6 +88,22 @@ const KEYS: Record<'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly', Key> = 
   },
   monthly: (w) => `m:${String(w.year)}-${String(w.month)}`,
   yearly: (w) => `y:${String(w.year)}`,
+}
+
+/** restic's HasTags: the checkpoint has every tag of `list`; the tag `''` matches one without tags. */
+function hasTags(tags: readonly string[], list: readonly string[]): boolean {
+  for (const tag of list) {
+    if (tag === '' && tags.length === 0) return true
+    if (!tags.includes(tag)) return false
+  }
+  return true
+}
+
+/** A duration option, or undefined if absent or all zero (restic: `Duration.Zero()` means no rule). */
+function duration(text: string | undefined, option: string): Duration | undefined {
+  if (text === undefined) return undefined
+  const d = parseDuration(text, option)
+  return isZeroDuration(d) ? undefined : d
 }
 
 function count(value: number | undefined, option: string): number {
@@ -110,10 +139,7 @@ export function planRetention<C extends RetainedCheckpoint>(
     { reason: 'monthly snapshot', left: count(policy.keepMonthly, 'keepMonthly'), key: KEYS.monthly },
     { reason: 'yearly snapshot', left: count(policy.keepYearly, 'keepYearly'), key: KEYS.yearly },
   ].map((rule) => ({ ...rule, last: undefined as string | undefined }))
-  const within =
-    policy.keepWithin === undefined
-      ? undefined
-      : { text: policy.keepWithin, d: parseDuration(policy.keepWithin, 'keepWithin') }
+  const withinDuration = duration(policy.keepWithin, 'keepWithin')
   const withins = (
     [
       ['hourly', policy.keepWithinHourly],
@@ -123,14 +149,8 @@ export function planRetention<C extends RetainedCheckpoint>(
       ['yearly', policy.keepWithinYearly],
     ] as const
   )
-    .filter((rule): rule is readonly [keyof typeof KEYS, string] => rule[1] !== undefined)
-    .map(([name, text]) => ({
-      name,
-      text,
-      d: parseDuration(text, `keepWithin ${name}`),
-      key: KEYS[name],
-      last: undefined as string | undefined,
-    }))
+    .map(([name, text]) => ({ name, d: duration(text, `keepWithin ${name}`) }))
+    .filter((rule): rule is { name: keyof typeof KEYS; d: Duration } => rule.d !== undefined)
   const tagLists = (policy.keepTags ?? []).map((item) => (typeof item === 'string' ? [item] : [...item]))
   const pins = new Set(policy.pins ?? [])
   const best = policy.keepBest
@@ -141,7 +161,7 @@ export function planRetention<C extends RetainedCheckpoint>(
   }
   const empty =
     counts.every((rule) => rule.left === 0) &&
-    within === undefined &&
+    withinDuration === undefined &&
     withins.length === 0 &&
     tagLists.length === 0 &&
     best === undefined &&
@@ -153,6 +173,12 @@ export function planRetention<C extends RetainedCheckpoint>(
       { op: 'retention.plan' },
     )
 
+  const ids = new Set<string>()
+  for (const { id } of checkpoints) {
+    if (ids.has(id))
+      throw new CairnError('BAD_OPTION', `checkpoint ${id} is listed twice`, { op: 'retention.plan' })
+    ids.add(id)
+  }
   // Newest first, stable: equal times keep their input order.
   const sorted = checkpoints
     .map((checkpoint, index) => ({ checkpoint, index }))
@@ -161,7 +187,22 @@ export function planRetention<C extends RetainedCheckpoint>(
   // The newest checkpoint not in the future: what `within` counts back from.
   const latest =
     sorted.find(({ checkpoint }) => checkpoint.createdAt.getTime() < now)?.checkpoint.createdAt ?? new Date(0)
-  const cutoff = (d: Duration) => subtractDuration(latest, d).getTime()
+  // restic's `latest.AddDate(-y, -m, -d).Add(-h)`, once per rule. Beyond a Date's range (300000y)
+  // Go still has a time, earlier than every checkpoint: everything is within.
+  const cutoff = (d: Duration) => {
+    const time = subtractDuration(latest, d, timeZone).getTime()
+    return Number.isNaN(time) ? -Infinity : time
+  }
+  const within =
+    withinDuration === undefined
+      ? undefined
+      : { reason: `within ${formatDuration(withinDuration)}`, cutoff: cutoff(withinDuration) }
+  const withinBuckets = withins.map(({ name, d }) => ({
+    reason: `${name} within ${formatDuration(d)}`,
+    cutoff: cutoff(d),
+    key: KEYS[name],
+    last: undefined as string | undefined,
+  }))
   const bestIds = new Map<string, string>()
   if (best !== undefined) {
     const ranked = checkpoints
@@ -183,11 +224,11 @@ export function planRetention<C extends RetainedCheckpoint>(
     if (nr === 0) reasons.push('newest')
     if (pins.has(checkpoint.id)) reasons.push('pinned')
     for (const list of tagLists) {
-      if (list.every((tag) => checkpoint.tags.includes(tag))) reasons.push(`has tags [${list.join(', ')}]`)
+      if (hasTags(checkpoint.tags, list)) reasons.push(`has tags [${list.join(', ')}]`)
     }
     const bestReason = bestIds.get(checkpoint.id)
     if (bestReason !== undefined) reasons.push(bestReason)
-    if (within !== undefined && time > cutoff(within.d)) reasons.push(`within ${within.text}`)
+    if (within !== undefined && time > within.cutoff) reasons.push(within.reason)
     for (const rule of counts) {
       if (rule.left === 0) continue
       const key = rule.key(wall, nr)
@@ -197,26 +238,30 @@ export function planRetention<C extends RetainedCheckpoint>(
         if (rule.left > 0) rule.left--
       }
     }
-    for (const rule of withins) {
-      if (!(time > cutoff(rule.d))) continue
+    for (const rule of withinBuckets) {
+      if (!(time > rule.cutoff)) continue
       const key = rule.key(wall, nr)
       if (key !== rule.last || oldest) {
-        reasons.push(`${key === rule.last ? 'oldest ' : ''}${rule.name} within ${rule.text}`)
+        reasons.push(`${key === rule.last ? 'oldest ' : ''}${rule.reason}`)
         rule.last = key
       }
     }
     reasonsById.set(checkpoint.id, reasons)
   }
 
-  // A kept delta keeps its chain: every ancestor present in the list, for the base it is of.
+  // A kept delta keeps its chain: every ancestor present in the list, "base of" the nearest kept
+  // descendant. The walk stops at an ancestor kept already (its own walk covers the rest) and at
+  // one it has seen, so a parent cycle in damaged metadata cannot hang it.
   const byId = new Map(checkpoints.map((c) => [c.id, c]))
   for (const { checkpoint } of sorted) {
     if ((reasonsById.get(checkpoint.id) ?? []).length === 0) continue
+    const reason = `base of ${checkpoint.id.slice(0, 8)}`
+    const seen = new Set([checkpoint.id])
     for (let parent = checkpoint.parent; parent !== undefined; parent = byId.get(parent)?.parent) {
       const reasons = reasonsById.get(parent)
-      if (reasons === undefined) break
-      const reason = `base of ${checkpoint.id.slice(0, 8)}`
-      if (!reasons.includes(reason)) reasons.push(reason)
+      if (reasons === undefined || reasons.length > 0 || seen.has(parent)) break
+      seen.add(parent)
+      reasons.push(reason)
     }
   }
 

@@ -112,6 +112,33 @@ describe('retention plan: restic semantics', () => {
     )
     expect(() => parseDuration('3w', 't')).toThrow(expect.objectContaining({ code: 'BAD_OPTION' }))
   })
+
+  it("the empty tag matches untagged checkpoints (restic's --keep-tag '')", () => {
+    const list = [
+      cp('2026-11-19T12:00:00Z', { tags: ['a'] }),
+      cp('2026-11-20T12:00:00Z'),
+      cp('2026-11-21T12:00:00Z', { tags: ['b'] }),
+    ]
+    const plan = planRetention(list, { keepTags: [''] }, { now: NOW })
+    expect(plan.keep.map((e) => [e.checkpoint.createdAt.toISOString().slice(0, 10), ...e.reasons])).toEqual([
+      ['2026-11-21', 'newest'],
+      ['2026-11-20', 'has tags []'],
+    ])
+  })
+
+  it('an all-zero duration is no rule, as restic reads it; a duration beyond any date keeps everything', () => {
+    const list = [cp('2026-11-20T12:00:00Z'), cp('2026-11-21T12:00:00Z'), cp('2026-12-25T00:00:00Z')]
+    // Off, not "within 0 of latest" (which would keep the future-dated one): alone it is an empty policy.
+    expect(() => planRetention(list, { keepWithin: '0d' }, { now: NOW })).toThrow(
+      expect.objectContaining({ code: 'BAD_OPTION' }),
+    )
+    expect(kept(list, { keepLast: 1, keepWithin: '0y0m0d0h', keepWithinDaily: '0d' })).toEqual([
+      '2026-12-25T00:00',
+    ])
+    // 300000 years is past a Date's range; restic's Go time still has it, before every checkpoint.
+    expect(kept(list, { keepWithin: '300000y' })).toHaveLength(3)
+    expect(kept(list, { keepWithin: `${String(Number.MAX_SAFE_INTEGER)}h` })).toHaveLength(3)
+  })
 })
 
 describe('retention plan: cairn additions', () => {
@@ -144,7 +171,20 @@ describe('retention plan: cairn additions', () => {
     expect([round.keep.length, round.drop.length]).toEqual([plan.keep.length, plan.drop.length])
   })
 
-  it('an empty policy, a bad count, a bad zone are BAD_OPTION', () => {
+  it('a parent cycle in damaged metadata does not hang the chain walk', () => {
+    const a = cp('2026-11-01T00:00:00Z', { kind: 'delta', parent: 'cpLOOP' })
+    const b = cp('2026-11-02T00:00:00Z', { kind: 'delta', parent: a.id })
+    const loop = { ...cp('2026-11-03T00:00:00Z', { kind: 'delta', parent: b.id }), id: 'cpLOOP' }
+    const plan = planRetention([a, b, loop], { keepLast: 1 }, { now: NOW })
+    // The walk from cpLOOP goes round the cycle once and stops where it started (kept already).
+    expect(plan.keep.map((e) => [e.checkpoint.id, ...e.reasons])).toEqual([
+      ['cpLOOP', 'newest', 'last snapshot'],
+      [b.id, 'base of cpLOOP'],
+      [a.id, 'base of cpLOOP'],
+    ])
+  })
+
+  it('an empty policy, a bad count, a bad zone, an id listed twice are BAD_OPTION', () => {
     const list = [cp('2026-11-01T00:00:00Z')]
     for (const policy of [
       {},
@@ -158,6 +198,10 @@ describe('retention plan: cairn additions', () => {
       )
     }
     expect(() => planRetention(list, { keepDaily: 1 }, { now: NOW, timeZone: 'Mars/Olympus' })).toThrow(
+      expect.objectContaining({ code: 'BAD_OPTION' }),
+    )
+    // One id twice would share its reasons: refused.
+    expect(() => planRetention([...list, ...list], { keepLast: 1 }, { now: NOW })).toThrow(
       expect.objectContaining({ code: 'BAD_OPTION' }),
     )
   })
