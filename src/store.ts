@@ -31,6 +31,7 @@ import { Cadence } from './snapshot/cadence.js'
 import type { CadenceOptions } from './snapshot/cadence.js'
 import { CHAIN_POLICY_DEFAULTS, buildManifest } from './snapshot/commit.js'
 import type { ChainPolicy, CheckpointRequest } from './snapshot/commit.js'
+import { ManifestCache } from './snapshot/manifest-cache.js'
 import { Snapshot, infoOf } from './snapshot/snapshot.js'
 import { listTombstones, putTombstone, tombstoneError } from './snapshot/tombstones.js'
 import { planRetention } from './retention/plan.js'
@@ -71,6 +72,9 @@ export interface StoreVerifyReport extends Omit<VerifyReport, 'problems'> {
   readonly checkpointsChecked: number
   readonly problems: StoreVerifyProblem[]
 }
+
+/** GC repacks a pack once this share of its stored bytes is dead (bench/gc.bench.ts measures it). */
+export const DEFAULT_REPACK_DEAD_SHARE = 0.5
 
 /** What `gc()` did. */
 export interface GcReport extends SweepReport {
@@ -163,7 +167,9 @@ export class Store {
   readonly #policy: ChainPolicy
   readonly #readOnly: boolean
   readonly #release: () => Promise<void>
-  readonly #manifests = new Map<CheckpointId, StoredManifest>()
+  /** Manifests read lately, bounded; the small facts of every checkpoint are in #infos. */
+  readonly #manifests = new ManifestCache()
+  readonly #infos = new Map<CheckpointId, CheckpointInfo>()
   #wal: Wal | undefined
   #committing: Promise<unknown> = Promise.resolve()
   readonly #cadences: Cadence[] = []
@@ -244,10 +250,10 @@ export class Store {
         },
       )
     }
-    if (newest !== undefined && options.lsn < newest.manifest.lsn) {
+    if (newest !== undefined && options.lsn < newest.lsn) {
       throw new CairnError(
         'BAD_OPTION',
-        `lsn ${String(options.lsn)} is before the newest checkpoint's (${String(newest.manifest.lsn)})`,
+        `lsn ${String(options.lsn)} is before the newest checkpoint's (${String(newest.lsn)})`,
         {
           op: 'store.checkpoint',
           lsn: options.lsn,
@@ -258,23 +264,25 @@ export class Store {
     const parentChain = options.parent === undefined ? undefined : await this.#chainOf(options.parent)
     // Creation times strictly increase in a store (one writer): they order its checkpoints, even
     // two in one millisecond, or after the clock steps back.
-    const createdAt = Math.max(Date.now(), (newest?.manifest.createdAt ?? 0) + 1)
+    const createdAt = Math.max(Date.now(), (newest?.createdAt.getTime() ?? 0) + 1)
     const manifest = await buildManifest(this.#chunks, options, parentChain, this.#policy, createdAt)
     await this.#chunks.flush() // every chunk durable before the manifest that names them
     const stored = await putManifest(this.#blobs, manifest)
     this.#manifests.set(stored.id, stored)
+    const info = infoOf(stored)
+    this.#infos.set(stored.id, info)
     await wal.truncateBefore(manifest.lsn + 1)
-    return infoOf(stored)
+    return info
   }
 
   /** Every checkpoint, oldest first (by creation time, then LSN). */
   async checkpoints(): Promise<CheckpointInfo[]> {
     this.#checkOpen('store.checkpoints')
-    return (await this.#liveCheckpoints()).map(infoOf)
+    return this.#liveCheckpoints()
   }
 
   /** The checkpoints without a tombstone, oldest first. */
-  async #liveCheckpoints(): Promise<StoredManifest[]> {
+  async #liveCheckpoints(): Promise<CheckpointInfo[]> {
     const tombstones = await listTombstones(this.#blobs)
     return (await this.#sortedCheckpoints()).filter((stored) => !tombstones.has(stored.id))
   }
@@ -329,21 +337,18 @@ export class Store {
     return plan
   }
 
-  async #sortedCheckpoints(): Promise<StoredManifest[]> {
-    const all: StoredManifest[] = []
+  async #sortedCheckpoints(): Promise<CheckpointInfo[]> {
+    const all: CheckpointInfo[] = []
     for (const id of await listManifestIds(this.#blobs)) {
       try {
-        all.push(await this.#manifest(id))
+        all.push(await this.#info(id))
       } catch (error) {
         if (!isCairnError(error, 'CORRUPT_OBJECT') && !isCairnError(error, 'FORMAT_VERSION')) throw error
         // A damaged manifest is not a checkpoint; verify and recover() report it.
       }
     }
     return all.sort(
-      (a, b) =>
-        a.manifest.createdAt - b.manifest.createdAt ||
-        a.manifest.lsn - b.manifest.lsn ||
-        (a.id < b.id ? -1 : 1),
+      (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.lsn - b.lsn || (a.id < b.id ? -1 : 1),
     )
   }
 
@@ -374,9 +379,10 @@ export class Store {
   /**
    * Garbage collection: tombstoned checkpoints older than `graceMs` lose their manifests (unless a
    * live checkpoint stands on them), then every chunk no remaining checkpoint reaches goes with the
-   * packs that hold nothing else (crash-safe order: chunkstore/sweep.ts). With `repackDeadShare`
-   * (off by default: 1), packs at least that share dead (by stored bytes) are repacked first; a
-   * repack cut short by a crash can leave a duplicate pack that later runs do not yet reclaim.
+   * packs that hold nothing else, and packs at least `repackDeadShare` dead (by stored bytes;
+   * default 0.5, 1 turns repacking off) have their live chunks copied into new packs first
+   * (crash-safe order: chunkstore/sweep.ts). Memory follows the live chunks and the packs' index,
+   * not the number of checkpoints: manifests are read through a bounded cache.
    */
   async gc(
     options: { readonly graceMs?: number; readonly repackDeadShare?: number } = {},
@@ -388,7 +394,7 @@ export class Store {
     if (!Number.isFinite(graceMs) || graceMs < 0) {
       throw new CairnError('BAD_OPTION', 'graceMs must be a non-negative number', { op: 'store.gc' })
     }
-    const repackDeadShare = options.repackDeadShare ?? 1
+    const repackDeadShare = options.repackDeadShare ?? DEFAULT_REPACK_DEAD_SHARE
     if (!(repackDeadShare > 0 && repackDeadShare <= 1)) {
       throw new CairnError('BAD_OPTION', 'repackDeadShare must be in (0, 1]', { op: 'store.gc' })
     }
@@ -404,10 +410,14 @@ export class Store {
     const tombstones = await listTombstones(this.#blobs)
     const ids = new Set(await listManifestIds(this.#blobs))
     // Every manifest must load, with its whole chain: GC never decides on what it cannot read.
-    const chains = new Map<CheckpointId, StoredManifest[]>()
+    // Only the chains' ids are kept (manifests are re-read, through a bounded cache, to mark).
+    const chains = new Map<CheckpointId, CheckpointId[]>()
     for (const id of ids) {
       try {
-        chains.set(id, await loadChain(this.#blobs, id, this.#manifests))
+        chains.set(
+          id,
+          (await loadChain(this.#blobs, id, this.#manifests)).map((link) => link.id),
+        )
       } catch (error) {
         if (!isCairnError(error)) throw error
         throw new CairnError(
@@ -430,12 +440,13 @@ export class Store {
     const kept = new Set<CheckpointId>()
     for (const [id, chain] of chains) {
       if (expiredByGrace(id)) continue
-      for (const link of chain) kept.add(link.id)
+      for (const link of chain) kept.add(link)
     }
     // Marked from each kept checkpoint's own state: a link kept for another's chain included.
     const live = new Set<ChunkId>()
     for (const id of kept) {
-      for (const chunk of new Snapshot(chains.get(id) ?? [], this.#chunks).chunkIds()) live.add(chunk)
+      const chain = await loadChain(this.#blobs, id, this.#manifests)
+      for (const chunk of new Snapshot(chain, this.#chunks).chunkIds()) live.add(chunk)
     }
     // Newest first, so a delta goes before the parent it stands on: a crash between deletions
     // never leaves a chain with a link missing.
@@ -450,6 +461,7 @@ export class Store {
       bytesFreed += await sizeOf(manifestKey(id))
       await this.#blobs.delete([manifestKey(id)])
       this.#manifests.delete(id)
+      this.#infos.delete(id)
     }
     const gone = [...tombstones.keys()].filter((id) => !ids.has(id) || !kept.has(id))
     for (const id of gone) bytesFreed += await sizeOf(`tombstones/${id}`)
@@ -471,16 +483,16 @@ export class Store {
     const warnings: RecoveryWarning[] = []
     const tombstones = await listTombstones(this.#blobs)
     const ids = (await listManifestIds(this.#blobs)).filter((id) => !tombstones.has(id)).sort()
-    const candidates: StoredManifest[] = []
+    const candidates: CheckpointInfo[] = []
     for (const id of ids) {
       try {
-        candidates.push(await this.#manifest(id))
+        candidates.push(await this.#info(id))
       } catch (error) {
         if (!isCairnError(error)) throw error
         warnings.push({ code: error.code, checkpoint: id, message: error.message })
       }
     }
-    candidates.sort((a, b) => b.manifest.createdAt - a.manifest.createdAt || b.manifest.lsn - a.manifest.lsn)
+    candidates.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.lsn - a.lsn)
     for (const candidate of candidates) {
       try {
         const chain = await loadChain(this.#blobs, candidate.id, this.#manifests)
@@ -598,12 +610,15 @@ export class Store {
     return loadChain(this.#blobs, id, this.#manifests)
   }
 
-  async #manifest(id: CheckpointId): Promise<StoredManifest> {
-    const cached = this.#manifests.get(id)
+  /** A checkpoint's facts: kept for every checkpoint (small), read from its manifest once. */
+  async #info(id: CheckpointId): Promise<CheckpointInfo> {
+    const cached = this.#infos.get(id)
     if (cached !== undefined) return cached
-    const stored = await loadManifest(this.#blobs, id)
+    const stored = this.#manifests.get(id) ?? (await loadManifest(this.#blobs, id))
     this.#manifests.set(id, stored)
-    return stored
+    const info = infoOf(stored)
+    this.#infos.set(id, info)
+    return info
   }
 
   #log(op: string): Wal {

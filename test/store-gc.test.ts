@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest'
 import { CRASH_MODELS } from '../src/adapters/sim/crash.js'
 import { createRng } from '../src/adapters/sim/rng.js'
 import { SimDisk } from '../src/adapters/sim/sim-disk.js'
+import { createFsBlobStore } from '../src/adapters/blob-fs/fs-blob-store.js'
+import { listPackIds, packKey, readPackFooter } from '../src/chunkstore/pack-store.js'
 import { isCairnError } from '../src/core/errors.js'
 import type { Store } from '../src/store.js'
 import { expectBytes, openSimStore } from './helpers.js'
@@ -37,6 +39,9 @@ async function history(disk: SimDisk): Promise<{ store: Store; states: Map<strin
   }
   return { store, states }
 }
+
+/** Repacking at a quarter dead: this small history then repacks (the default, a half, does not). */
+const GC = { graceMs: 0, repackDeadShare: 0.25 }
 
 describe('gc', () => {
   it('keeps every kept checkpoint byte-exact, removes the dropped, frees space, and never leaves a stale dedup', async () => {
@@ -113,6 +118,66 @@ describe('gc', () => {
     await plain.store.close()
   })
 
+  it('a pack lost by hand: gc drops its index entries, so storing the state again heals it', async () => {
+    const disk = new SimDisk({ seed: 9 })
+    const store = await open(disk)
+    const state = createRng(9).bytes(50_000)
+    const first = await store.checkpoint({ lsn: 0, entries: { 'state.bin': state } })
+    await store.close()
+    for (const dir of await disk.readdir('objects/packs'))
+      for (const pack of await disk.readdir(`objects/packs/${dir}`))
+        await disk.unlink(`objects/packs/${dir}/${pack}`)
+    const damaged = await open(disk)
+    await damaged.gc({ graceMs: 0 })
+    expect((await damaged.verify()).problems.length).toBeGreaterThan(0)
+    // Nothing left names the lost chunks, so the same state is stored anew, not deduplicated away.
+    const again = await damaged.checkpoint({ lsn: 0, entries: { 'state.bin': state } })
+    expect(again.newBytes).toBe(state.length)
+    await damaged.close()
+    const reopened = await open(disk)
+    expectBytes(await (await reopened.snapshot(again.id)).read('state.bin'), state)
+    expectBytes(await (await reopened.snapshot(first.id)).read('state.bin'), state)
+    expect((await reopened.verify({ readData: true })).problems).toEqual([])
+    await reopened.close()
+  })
+
+  it('a damaged live chunk in a pack due for repacking: gc leaves that pack, finishes, and never returns wrong bytes', async () => {
+    const clean = await history(new SimDisk({ seed: 11 }))
+    await clean.store.retain({ keepLast: 2 })
+    expect((await clean.store.gc(GC)).packsRepacked).toBeGreaterThan(0)
+    await clean.store.close()
+
+    const disk = new SimDisk({ seed: 11 })
+    const { store, states } = await history(disk)
+    const plan = await store.retain({ keepLast: 2 })
+    const keptChunks = new Set<string>()
+    for (const { checkpoint } of plan.keep)
+      for (const id of (await store.snapshot(checkpoint.id)).chunkIds()) keptChunks.add(id)
+    await store.close()
+    // One bit flipped inside the first live chunk of every pack.
+    const blobs = await createFsBlobStore({ vfs: disk, root: 'objects' })
+    for (const packId of await listPackIds(blobs)) {
+      const live = (await readPackFooter(blobs, packId)).find((entry) => keptChunks.has(entry.chunkId))
+      if (live !== undefined) disk.rot(`objects/${packKey(packId)}`, live.offset + 1, 2)
+    }
+    const damaged = await open(disk)
+    const report = await damaged.gc(GC)
+    expect(report.packsRepacked).toBe(0) // every candidate failed its check and stayed
+    expect((await damaged.verify({ readData: true })).problems.length).toBeGreaterThan(0)
+    for (const { checkpoint } of plan.keep) {
+      const read = (await damaged.snapshot(checkpoint.id)).read('state.bin')
+      await read.then(
+        (bytes) => {
+          expectBytes(bytes, states.get(checkpoint.id))
+        },
+        (error: unknown) => {
+          expect(error).toMatchObject({ code: 'CORRUPT_OBJECT' })
+        },
+      )
+    }
+    await damaged.close()
+  })
+
   it('gc refuses to run while a manifest cannot be read, and deletes nothing', async () => {
     const disk = new SimDisk({ seed: 4 })
     const store = await open(disk)
@@ -156,7 +221,7 @@ describe('gc', () => {
     }
   })
 
-  it('a crash before every I/O of gc leaves every kept checkpoint restorable, and gc again finishes', async () => {
+  it('a crash before every I/O of gc (repacking included) leaves every kept checkpoint restorable, and gc again finishes', async () => {
     const setup = async (seed: number) => {
       const disk = new SimDisk({ seed })
       const { store, states } = await history(disk)
@@ -165,7 +230,10 @@ describe('gc', () => {
     }
     const probe = await setup(1)
     const start = probe.disk.ioCount
-    await probe.store.gc({ graceMs: 0 })
+    const probeReport = await probe.store.gc(GC)
+    // This history repacks, so every step of a repack is crashed too (a repack cut short must be
+    // finished by the next run, not leave a duplicate pack behind).
+    expect(probeReport.packsRepacked).toBeGreaterThan(0)
     const gcIo = probe.disk.ioCount - start
     const finalBytes = objectBytes(probe.disk)
     let checked = 0
@@ -174,7 +242,7 @@ describe('gc', () => {
       const { disk, store, states, kept } = await setup(k)
       disk.haltAtIo(disk.ioCount + k)
       try {
-        await store.gc({ graceMs: 0 })
+        await store.gc(GC)
       } catch (error) {
         if (!disk.halted || !isCairnError(error)) throw error
       }
@@ -187,7 +255,7 @@ describe('gc', () => {
             states.get(id),
             `k=${String(k)} ${model}`,
           )
-        await reopened.gc({ graceMs: 0 })
+        await reopened.gc(GC)
         expect((await reopened.verify({ readData: true })).problems).toEqual([])
         expect(objectBytes(booted)).toBeLessThanOrEqual(finalBytes + 4096)
         await reopened.close()

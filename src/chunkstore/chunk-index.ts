@@ -15,6 +15,12 @@
 import type { ChunkId } from '../core/ids.js'
 import type { IndexEntry } from './index-object.js'
 
+/** An index object's key and its entries. */
+export interface IndexObjectEntries {
+  readonly key: string
+  readonly entries: readonly IndexEntry[]
+}
+
 export interface ChunkIndex {
   /** Where chunk `id` is stored, or undefined when no merged index object names it. */
   get(id: ChunkId): IndexEntry | undefined
@@ -24,6 +30,8 @@ export interface ChunkIndex {
   indexObjects(): ReadonlySet<string>
   /** Merges the entries of index object `key`, atomically with recording `key`. */
   addIndexObject(key: string, entries: readonly IndexEntry[]): void
+  /** Merges several index objects in one atomic step (on disk: one commit, one sync). */
+  addIndexObjects(objects: readonly IndexObjectEntries[]): void
   /** Every entry, each chunk once. */
   entries(): Iterable<IndexEntry>
   /** How many chunks the index names. */
@@ -59,6 +67,10 @@ export class MemoryChunkIndex implements ChunkIndex {
   addIndexObject(key: string, entries: readonly IndexEntry[]): void {
     for (const entry of entries) this.#entries.set(entry.chunkId, entry)
     this.#objects.add(key)
+  }
+
+  addIndexObjects(objects: readonly IndexObjectEntries[]): void {
+    for (const { key, entries } of objects) this.addIndexObject(key, entries)
   }
 
   entries(): Iterable<IndexEntry> {

@@ -13,9 +13,12 @@
 import { isCairnError } from '../core/errors.js'
 import type { PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
-import type { ChunkIndex } from './chunk-index.js'
+import type { ChunkIndex, IndexObjectEntries } from './chunk-index.js'
 import { decodeIndexObject } from './index-object.js'
 import { listPackIds, putIndexObject, readPackFooter } from './pack-store.js'
+
+/** Index entries merged in one commit at most (~77 bytes each: ~20 MB a batch). */
+const BATCH_ENTRIES = 1 << 18
 
 export interface IndexSyncReport {
   /** Index objects merged by this sync. */
@@ -50,6 +53,17 @@ export async function syncIndex(
   const known = cache.indexObjects()
   let merged = 0
   const damaged: { key: string; error: Error }[] = []
+  // Merged in batches: one commit (one sync, on disk) per batch rather than per object, with
+  // memory bounded by the batch.
+  let batch: IndexObjectEntries[] = []
+  let batchEntries = 0
+  const commit = () => {
+    if (batch.length === 0) return
+    cache.addIndexObjects(batch)
+    merged += batch.length
+    batch = []
+    batchEntries = 0
+  }
   for (const key of [...listed].sort()) {
     if (known.has(key)) continue
     let entries
@@ -60,9 +74,11 @@ export async function syncIndex(
       damaged.push({ key, error })
       continue
     }
-    cache.addIndexObject(key, entries)
-    merged++
+    batch.push({ key, entries })
+    batchEntries += entries.length
+    if (batchEntries >= BATCH_ENTRIES) commit()
   }
+  commit()
   const damagedKeys = new Set(damaged.map((d) => d.key))
   const packsFromFooters =
     damaged.length > 0 ? await mergeUnindexedPacks(blobs, cache, options, damagedKeys) : 0

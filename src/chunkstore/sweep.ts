@@ -15,6 +15,7 @@
  * never an index entry naming a pack that is gone. The caller holds the store's lock (no writer
  * meanwhile), has flushed every pending chunk, and resyncs its index cache afterwards.
  */
+import { isCairnError } from '../core/errors.js'
 import type { ChunkId, PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import { decodeIndexObject } from './index-object.js'
@@ -29,6 +30,9 @@ import {
   readPackFooter,
   readPackRange,
 } from './pack-store.js'
+
+/** Stored chunks a repacked pack's check is split into (a message to the worker pool each). */
+const CHECK_GROUPS = 4
 
 export interface SweepReport {
   readonly packsDeleted: number
@@ -48,11 +52,22 @@ export async function sweepPacks(
     /** Repack a pack whose stored bytes are at least this share dead (1: never). */
     readonly repackDeadShare: number
     readonly packBytes: number
+    /**
+     * Checks stored chunks lying back to back in `bytes` (its first byte at pack offset `base`)
+     * against their ids, rejecting with `CORRUPT_OBJECT`; the chunk store's worker pool does it.
+     */
+    readonly check?: (bytes: Uint8Array, entries: readonly IndexEntry[], base: number) => Promise<unknown>
   },
 ): Promise<SweepReport> {
+  const check =
+    options.check ??
+    ((bytes: Uint8Array, entries: readonly IndexEntry[], base: number) => {
+      for (const entry of entries)
+        checkStoredChunk(entry, bytes.subarray(entry.offset - base, entry.offset - base + entry.storedLength))
+      return Promise.resolve()
+    })
   // Which packs hold a live chunk, from their footers (the truth about what a pack holds).
   const packs = (await listPackIds(blobs)).sort()
-  const listed = new Set(packs)
   const livePacks = new Set<PackId>()
   const deadPacks = new Set<PackId>()
   const repack: { packId: PackId; entries: IndexEntry[]; liveEntries: IndexEntry[] }[] = []
@@ -69,21 +84,54 @@ export async function sweepPacks(
     indexObjects.set(key, entries)
     for (const entry of entries) indexed.add(entry.packId)
   }
+  // What each pack holds: for the packs index objects name, their entries (an index object lists
+  // whole packs, written from the same entries as the footer), each chunk once (two objects name
+  // the same pack after a replacement cut short); for the others (orphans), the footer.
   const footers = new Map<PackId, IndexEntry[] | undefined>()
+  const source = new Map<PackId, string>()
+  for (const [key, entries] of indexObjects) {
+    for (const entry of entries) {
+      const from = source.get(entry.packId)
+      if (from === undefined) {
+        source.set(entry.packId, key)
+        footers.set(entry.packId, [entry])
+      } else if (from === key) footers.get(entry.packId)?.push(entry)
+    }
+  }
+  for (const packId of packs) {
+    if (footers.has(packId)) continue
+    try {
+      footers.set(packId, await readPackFooter(blobs, packId))
+    } catch {
+      footers.set(packId, undefined) // a pack that cannot be read is never deleted on a guess
+    }
+  }
+  /** Each indexed pack's live share of stored bytes, counting every live chunk it holds. */
+  const liveShare = new Map<PackId, number>()
+  for (const packId of packs) {
+    const entries = footers.get(packId)
+    if (entries === undefined || !indexed.has(packId)) continue
+    let total = 0
+    let liveBytes = 0
+    for (const entry of entries) {
+      total += entry.storedLength
+      if (live.has(entry.chunkId)) liveBytes += entry.storedLength
+    }
+    liveShare.set(packId, total === 0 ? 0 : liveBytes / total)
+  }
   // A live chunk held by several packs (a repack cut short, or stored twice) lives in one: the
-  // first indexed pack in id order. Its copies elsewhere are dead, so nothing stays twice.
+  // indexed pack with the largest live share (ties: the first in id order). Its copies elsewhere
+  // are dead, so nothing stays twice; and the fully live packs a cut-short repack wrote win over
+  // the mostly dead ones it copied from, so the next run completes that repack.
   const home = new Map<ChunkId, PackId>()
   for (const packId of packs) {
-    let entries: IndexEntry[] | undefined
-    try {
-      entries = await readPackFooter(blobs, packId)
-    } catch {
-      entries = undefined
+    const share = liveShare.get(packId)
+    if (share === undefined) continue
+    for (const entry of footers.get(packId) ?? []) {
+      if (!live.has(entry.chunkId)) continue
+      const current = home.get(entry.chunkId)
+      if (current === undefined || share > (liveShare.get(current) ?? 0)) home.set(entry.chunkId, packId)
     }
-    footers.set(packId, entries)
-    if (entries === undefined || !indexed.has(packId)) continue
-    for (const entry of entries)
-      if (live.has(entry.chunkId) && !home.has(entry.chunkId)) home.set(entry.chunkId, packId)
   }
   for (const packId of packs) {
     const entries = footers.get(packId)
@@ -119,17 +167,50 @@ export async function sweepPacks(
     // The same content may already be there (a repack cut short wrote it): it lives now.
     livePacks.add(flushed.packId)
     deadPacks.delete(flushed.packId)
-    listed.add(flushed.packId)
     builder = new PackBuilder()
   }
   const copied = new Set<ChunkId>()
   for (const { packId, entries, liveEntries } of repack) {
     const dataBytes = entries.reduce((sum, entry) => sum + entry.storedLength, 0)
-    const data = await readPackRange(blobs, packId, 0, dataBytes)
+    let data: Uint8Array
+    try {
+      data = await readPackRange(blobs, packId, 0, dataBytes)
+    } catch (error) {
+      // A pack that cannot be read whole is left as it is (verify reports it), never repacked.
+      if (isCairnError(error, 'CORRUPT_OBJECT') || isCairnError(error, 'OUT_OF_RANGE')) continue
+      throw error
+    }
+    // Checked before it is copied, in a few parallel groups (a worker message each; the dead
+    // bytes between live chunks ride along, cheap next to inflating): a damaged chunk must not be
+    // given a new home.
+    const sorted = [...liveEntries].sort((a, b) => a.offset - b.offset)
+    const liveBytes = sorted.reduce((sum, entry) => sum + entry.storedLength, 0)
+    const groups: IndexEntry[][] = [[]]
+    let groupBytes = 0
+    for (const entry of sorted) {
+      if (groupBytes >= liveBytes / CHECK_GROUPS) {
+        groups.push([])
+        groupBytes = 0
+      }
+      groups.at(-1)?.push(entry)
+      groupBytes += entry.storedLength
+    }
+    try {
+      await Promise.all(
+        groups.map((group) => {
+          const start = group[0]?.offset ?? 0
+          const end = (group.at(-1)?.offset ?? 0) + (group.at(-1)?.storedLength ?? 0)
+          // A copy of just the group: a view would send its whole buffer to the worker.
+          return check(data.slice(start, end), group, start)
+        }),
+      )
+    } catch (error) {
+      // A damaged chunk stays where it is, in its pack, for verify to report: never copied.
+      if (isCairnError(error, 'CORRUPT_OBJECT')) continue
+      throw error
+    }
     for (const entry of liveEntries) {
       if (copied.has(entry.chunkId)) continue
-      // Checked as it is copied: a damaged chunk must not be given a new home.
-      checkStoredChunk(entry, data.subarray(entry.offset, entry.offset + entry.storedLength))
       builder.add(entry.chunkId, entry.rawLength, {
         codec: entry.codec,
         bytes: data.slice(entry.offset, entry.offset + entry.storedLength),
@@ -147,7 +228,9 @@ export async function sweepPacks(
   const named = new Set<PackId>()
   let indexBytesFreed = 0
   for (const [key, entries] of indexObjects) {
-    const kept = entries.filter((entry) => livePacks.has(entry.packId) || !listed.has(entry.packId))
+    // Entries of a pack that is gone are dropped too: kept, they would let a new checkpoint
+    // deduplicate against a chunk nobody can read (verify reports the checkpoints that lost it).
+    const kept = entries.filter((entry) => livePacks.has(entry.packId))
     if (kept.length === entries.length) {
       for (const entry of entries) named.add(entry.packId)
       continue

@@ -10,6 +10,7 @@ import { CairnError, isCairnError } from '../core/errors.js'
 import type { CheckpointId } from '../core/ids.js'
 import { parseCheckpointId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
+import { computeChunkId } from '../chunkstore/chunk-id.js'
 import { decodeManifest, encodeManifest } from './manifest.js'
 import type { Manifest } from './manifest.js'
 
@@ -51,15 +52,15 @@ export async function loadManifest(blobs: BlobStore, id: CheckpointId): Promise<
     }
     throw error
   }
-  const manifest = decodeManifest(bytes, key)
-  if (encodeManifest(manifest).id !== id) {
+  // The id is the BLAKE3 of these very bytes: hashing them is the whole check.
+  if ((computeChunkId(bytes) as string) !== id) {
     throw new CairnError('CORRUPT_OBJECT', 'manifest does not hash to its id', {
       op: 'manifest.read',
       path: key,
       checkpoint: id,
     })
   }
-  return { id, manifest }
+  return { id, manifest: decodeManifest(bytes, key) }
 }
 
 /** The ids of every manifest in the store, in no set order. */
@@ -77,10 +78,16 @@ export async function listManifestIds(blobs: BlobStore): Promise<CheckpointId[]>
 }
 
 /** The chain of `id`: its full manifest first, then each delta up to `id` itself. */
+/** Where loadChain finds manifests read before, and keeps those it reads (a Map, or a bounded cache). */
+export interface ManifestLookup {
+  get(id: CheckpointId): StoredManifest | undefined
+  set(id: CheckpointId, stored: StoredManifest): void
+}
+
 export async function loadChain(
   blobs: BlobStore,
   id: CheckpointId,
-  cache: Map<CheckpointId, StoredManifest> = new Map(),
+  cache: ManifestLookup = new Map(),
 ): Promise<StoredManifest[]> {
   const chain: StoredManifest[] = []
   let next: CheckpointId | undefined = id

@@ -165,16 +165,23 @@ function text(value: unknown, what: string): string {
   return value
 }
 
+/** A manifest's chunk list, checked. The hot path of reading a manifest: names are built only for errors. */
 function chunkList(value: unknown, what: string): ChunkRef[] {
-  return list(value, what).map((item, i) => {
-    const chunk = record(item, `${what}[${String(i)}]`)
-    const length = count(chunk.length, `${what}[${String(i)}].length`)
-    if (length === 0) throw new ShapeError(`${what}[${String(i)}] is an empty chunk`)
-    return {
-      id: parseChunkId(text(chunk.id, `${what}[${String(i)}].id`), 'manifest.read'),
-      length,
-    }
-  })
+  const items = list(value, what)
+  const out: ChunkRef[] = new Array<ChunkRef>(items.length)
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]
+    const at = () => `${what}[${String(i)}]`
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw new ShapeError(`${at()} is not an object`)
+    const { id, length } = item as Fields
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0)
+      throw new ShapeError(`${at()}.length is not a non-negative integer`)
+    if (length === 0) throw new ShapeError(`${at()} is an empty chunk`)
+    if (typeof id !== 'string') throw new ShapeError(`${at()}.id is not a string`)
+    out[i] = { id: parseChunkId(id, 'manifest.read'), length }
+  }
+  return out
 }
 
 function sumOf(chunks: readonly ChunkRef[]): number {

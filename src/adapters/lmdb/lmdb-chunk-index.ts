@@ -15,7 +15,7 @@ import { open } from 'lmdb'
 import type { RootDatabase } from 'lmdb'
 import { CairnError } from '../../core/errors.js'
 import type { ChunkId, PackId } from '../../core/ids.js'
-import type { ChunkIndex } from '../../chunkstore/chunk-index.js'
+import type { ChunkIndex, IndexObjectEntries } from '../../chunkstore/chunk-index.js'
 import { isCodec } from '../../chunkstore/codec.js'
 import type { IndexEntry } from '../../chunkstore/index-object.js'
 
@@ -71,6 +71,12 @@ export function openLmdbChunkIndex(options: LmdbChunkIndexOptions): LmdbChunkInd
   return new LmdbChunkIndex(db, options.path)
 }
 
+function versionValue(): Buffer {
+  const value = Buffer.alloc(2)
+  value.writeUInt16LE(CACHE_VERSION, 0)
+  return value
+}
+
 export class LmdbChunkIndex implements ChunkIndex {
   readonly #db: RootDatabase<Buffer, Buffer>
   readonly #path: string
@@ -85,9 +91,7 @@ export class LmdbChunkIndex implements ChunkIndex {
       // An unknown or absent layout: start again (it is only a cache).
       db.transactionSync(() => {
         db.clearSync()
-        const value = Buffer.alloc(2)
-        value.writeUInt16LE(CACHE_VERSION, 0)
-        db.putSync(keyOf(KIND_VERSION), value)
+        db.putSync(keyOf(KIND_VERSION), versionValue())
       })
     }
   }
@@ -120,14 +124,20 @@ export class LmdbChunkIndex implements ChunkIndex {
   }
 
   addIndexObject(key: string, entries: readonly IndexEntry[]): void {
+    this.addIndexObjects([{ key, entries }])
+  }
+
+  addIndexObjects(objects: readonly IndexObjectEntries[]): void {
     this.#check()
     const db = this.#db
     db.transactionSync(() => {
-      for (const entry of entries)
-        db.putSync(keyOf(KIND_ENTRY, Buffer.from(entry.chunkId, 'hex')), encodeValue(entry))
-      db.putSync(keyOf(KIND_OBJECT, Buffer.from(key, 'utf8')), Buffer.alloc(0))
+      for (const { key, entries } of objects) {
+        for (const entry of entries)
+          db.putSync(keyOf(KIND_ENTRY, Buffer.from(entry.chunkId, 'hex')), encodeValue(entry))
+        db.putSync(keyOf(KIND_OBJECT, Buffer.from(key, 'utf8')), Buffer.alloc(0))
+      }
     })
-    this.#objects?.add(key)
+    for (const { key } of objects) this.#objects?.add(key)
   }
 
   *entries(): Iterable<IndexEntry> {
@@ -139,8 +149,10 @@ export class LmdbChunkIndex implements ChunkIndex {
   clear(): void {
     this.#check()
     const db = this.#db
+    // The whole database at once (cheaper than key by key), then the version again.
     db.transactionSync(() => {
-      for (const key of db.getKeys({ start: keyOf(KIND_ENTRY) })) db.removeSync(key)
+      db.clearSync()
+      db.putSync(keyOf(KIND_VERSION), versionValue())
     })
     this.#objects = new Set()
   }

@@ -1,0 +1,93 @@
+/**
+ * The GC sweep finishes a repack that a crash cut short: the packs the repack wrote hold only live
+ * chunks, so they become the chunks' homes and the mostly dead packs they were copied from go.
+ * Whatever the pack ids' order and wherever the first sweep stopped (any put or delete), the next sweep leaves every live chunk in exactly one pack and no
+ * dead chunk anywhere.
+ */
+import { describe, expect, it } from 'vitest'
+import { createFsBlobStore } from '../../src/adapters/blob-fs/fs-blob-store.js'
+import { SimDisk } from '../../src/adapters/sim/sim-disk.js'
+import { openChunkStore } from '../../src/chunkstore/chunk-store.js'
+import { listPackIds, readPackFooter } from '../../src/chunkstore/pack-store.js'
+import { sweepPacks } from '../../src/chunkstore/sweep.js'
+import { CairnError } from '../../src/core/errors.js'
+import type { ChunkId } from '../../src/core/ids.js'
+import type { BlobStore } from '../../src/core/ports.js'
+
+const SMALL = { minSize: 256, avgSize: 1024, maxSize: 4096 }
+/** Repack output of ~16 KiB packs: a repack writes several, and can be cut between them. */
+const OPTIONS = { repackDeadShare: 0.25, packBytes: 16 * 1024 }
+
+const rows = (n: number, seed: number) =>
+  new TextEncoder().encode(
+    Array.from({ length: n }, (_, i) => `{"row":${String(i * 7919 + seed)},"seed":${String(seed)}}\n`).join(
+      '',
+    ),
+  )
+
+/** `blobs`, except that its `failAt`-th put or delete fails (as a crash there would stop the sweep). */
+function failingAt(blobs: BlobStore, failAt: number): BlobStore & { readonly failed: boolean } {
+  let writes = 0
+  const fail = () => ++writes === failAt
+  const failure = () => Promise.reject(new CairnError('IO', 'this write fails', { op: 'test' }))
+  return {
+    properties: blobs.properties,
+    put: (key, data, options) => (fail() ? failure() : blobs.put(key, data, options)),
+    get: (key, range) => blobs.get(key, range),
+    head: (key) => blobs.head(key),
+    list: (prefix) => blobs.list(prefix),
+    delete: (keys) => (fail() ? failure() : blobs.delete(keys)),
+    get failed() {
+      return writes >= failAt
+    },
+  }
+}
+
+describe('sweep', () => {
+  it('a repack cut short before its deletions is finished by the next sweep, for any pack id order', async () => {
+    let cut = 0
+    for (let seed = 1; seed <= 8; seed++) {
+      for (let failAt = 1; ; failAt++) {
+        const disk = new SimDisk({ seed })
+        const blobs = await createFsBlobStore({ vfs: disk, root: 'objects' })
+        const store = await openChunkStore({ blobs, chunking: SMALL, workers: 0 })
+        const live = new Set<ChunkId>()
+        // Three packs; every other chunk of the first two stays live: both about half dead.
+        for (const part of [1, 2, 3]) {
+          const put = await store.putEntry(rows(600, seed * 10 + part))
+          await store.flush()
+          if (part < 3) put.chunks.forEach((chunk, i) => i % 2 === 0 && live.add(chunk.id))
+        }
+        await store.close()
+        const failing = failingAt(blobs, failAt)
+        const first = await sweepPacks(failing, live, OPTIONS).then(
+          () => 'done',
+          (error: unknown) => error,
+        )
+        if (first === 'done') {
+          expect(failing.failed).toBe(false)
+          break
+        }
+        expect(first).toMatchObject({ code: 'IO' })
+        cut++
+        const report = await sweepPacks(blobs, live, OPTIONS)
+        expect(report.chunksLive).toBe(live.size)
+        const held = new Map<ChunkId, number>()
+        for (const packId of await listPackIds(blobs))
+          for (const entry of await readPackFooter(blobs, packId))
+            held.set(entry.chunkId, (held.get(entry.chunkId) ?? 0) + 1)
+        const where = `seed ${String(seed)}, write ${String(failAt)} failed`
+        expect(
+          [...held.keys()].filter((id) => !live.has(id)),
+          `${where}: dead chunks left`,
+        ).toEqual([])
+        expect(
+          [...held].filter(([, n]) => n > 1),
+          `${where}: chunks held twice`,
+        ).toEqual([])
+        expect(held.size).toBe(live.size)
+      }
+    }
+    expect(cut).toBeGreaterThan(16)
+  })
+})
