@@ -66,7 +66,7 @@ export async function sweepPacks(
         checkStoredChunk(entry, bytes.subarray(entry.offset - base, entry.offset - base + entry.storedLength))
       return Promise.resolve()
     })
-  // Which packs hold a live chunk, from their footers (the truth about what a pack holds).
+  // Which packs hold a live chunk (from the index objects, or the footers of packs none names).
   const packs = (await listPackIds(blobs)).sort()
   const livePacks = new Set<PackId>()
   const deadPacks = new Set<PackId>()
@@ -120,19 +120,53 @@ export async function sweepPacks(
     liveShare.set(packId, total === 0 ? 0 : liveBytes / total)
   }
   // A live chunk held by several packs (a repack cut short, or stored twice) lives in one: the
-  // indexed pack with the largest live share (ties: the first in id order). Its copies elsewhere
-  // are dead, so nothing stays twice; and the fully live packs a cut-short repack wrote win over
-  // the mostly dead ones it copied from, so the next run completes that repack.
-  const home = new Map<ChunkId, PackId>()
+  // indexed pack with the largest live share (ties: the first in id order) whose copy checks
+  // against the id. Its copies elsewhere are dead, so nothing stays twice; the fully live packs a
+  // cut-short repack wrote win over the mostly dead ones it copied from, so the next run completes
+  // that repack; and a damaged copy never costs the good one. When no copy checks, all are kept.
+  const holders = new Map<ChunkId, PackId[]>()
   for (const packId of packs) {
-    const share = liveShare.get(packId)
-    if (share === undefined) continue
+    if (!liveShare.has(packId)) continue
     for (const entry of footers.get(packId) ?? []) {
       if (!live.has(entry.chunkId)) continue
-      const current = home.get(entry.chunkId)
-      if (current === undefined || share > (liveShare.get(current) ?? 0)) home.set(entry.chunkId, packId)
+      const held = holders.get(entry.chunkId)
+      if (held === undefined) holders.set(entry.chunkId, [packId])
+      else held.push(packId)
     }
   }
+  const byChunk = new Map<PackId, Map<ChunkId, IndexEntry>>()
+  const entryIn = (packId: PackId, chunkId: ChunkId): IndexEntry | undefined => {
+    let map = byChunk.get(packId)
+    if (map === undefined) {
+      map = new Map((footers.get(packId) ?? []).map((entry) => [entry.chunkId, entry]))
+      byChunk.set(packId, map)
+    }
+    return map.get(chunkId)
+  }
+  const home = new Map<ChunkId, PackId>()
+  for (const [chunkId, held] of holders) {
+    if (held.length === 1) {
+      home.set(chunkId, held[0] as PackId)
+      continue
+    }
+    // Packs are in id order: a stable sort by share keeps id order among equals.
+    const ranked = [...held].sort((a, b) => (liveShare.get(b) ?? 0) - (liveShare.get(a) ?? 0))
+    for (const packId of ranked) {
+      const entry = entryIn(packId, chunkId)
+      if (entry === undefined) continue
+      try {
+        const bytes = await readPackRange(blobs, packId, entry.offset, entry.storedLength)
+        await check(bytes, [entry], entry.offset)
+      } catch (error) {
+        if (isCairnError(error, 'CORRUPT_OBJECT') || isCairnError(error, 'OUT_OF_RANGE')) continue
+        if (isCairnError(error, 'NOT_FOUND')) continue
+        throw error
+      }
+      home.set(chunkId, packId)
+      break
+    }
+  }
+  byChunk.clear()
   for (const packId of packs) {
     const entries = footers.get(packId)
     if (entries === undefined) {

@@ -166,6 +166,35 @@ function text(value: unknown, what: string): string {
 }
 
 /** A manifest's chunk list, checked. The hot path of reading a manifest: names are built only for errors. */
+/**
+ * Refuses a field this version does not know: a newer writer's field (one naming chunks, say)
+ * must not be dropped silently by an older reader, whose GC would then free what it names.
+ */
+function onlyKnown(fields: Fields, known: ReadonlySet<string>, what: string): void {
+  for (const key in fields) {
+    if (!known.has(key))
+      throw new ShapeError(`${what} has a field this version does not know: ${JSON.stringify(key)}`)
+  }
+}
+
+const COMMON_FIELDS = [
+  'kind',
+  'lsn',
+  'createdAt',
+  'tags',
+  'metrics',
+  'meta',
+  'logicalBytes',
+  'newBytes',
+  'storedBytes',
+  'entries',
+]
+const FULL_FIELDS: ReadonlySet<string> = new Set(COMMON_FIELDS)
+const DELTA_FIELDS: ReadonlySet<string> = new Set([...COMMON_FIELDS, 'parent', 'depth', 'deleted', 'patched'])
+const ENTRY_FIELDS: ReadonlySet<string> = new Set(['name', 'length', 'chunks'])
+const PATCHED_FIELDS: ReadonlySet<string> = new Set(['name', 'length', 'data', 'patches'])
+const PATCH_FIELDS: ReadonlySet<string> = new Set(['offset', 'length'])
+
 function chunkList(value: unknown, what: string): ChunkRef[] {
   const items = list(value, what)
   const out: ChunkRef[] = new Array<ChunkRef>(items.length)
@@ -174,7 +203,9 @@ function chunkList(value: unknown, what: string): ChunkRef[] {
     const at = () => `${what}[${String(i)}]`
     if (typeof item !== 'object' || item === null || Array.isArray(item))
       throw new ShapeError(`${at()} is not an object`)
-    const { id, length } = item as Fields
+    const { id, length, ...rest } = item as Fields
+    for (const key in rest)
+      throw new ShapeError(`${at()} has a field this version does not know: ${JSON.stringify(key)}`)
     if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0)
       throw new ShapeError(`${at()}.length is not a non-negative integer`)
     if (length === 0) throw new ShapeError(`${at()} is an empty chunk`)
@@ -190,6 +221,7 @@ function sumOf(chunks: readonly ChunkRef[]): number {
 
 function entryOf(value: unknown, what: string): ManifestEntry {
   const fields = record(value, what)
+  onlyKnown(fields, ENTRY_FIELDS, what)
   const name = parseEntryName(fields.name, 'manifest.read')
   const length = count(fields.length, `${what}.length`)
   const chunks = chunkList(fields.chunks, `${what}.chunks`)
@@ -200,6 +232,7 @@ function entryOf(value: unknown, what: string): ManifestEntry {
 
 function patchedOf(value: unknown, what: string): PatchedEntry {
   const fields = record(value, what)
+  onlyKnown(fields, PATCHED_FIELDS, what)
   const name = parseEntryName(fields.name, 'manifest.read')
   const length = count(fields.length, `${what}.length`)
   const data = chunkList(fields.data, `${what}.data`)
@@ -207,6 +240,7 @@ function patchedOf(value: unknown, what: string): PatchedEntry {
   let written = 0
   const patches = list(fields.patches, `${what}.patches`).map((item, i): ManifestPatch => {
     const patch = record(item, `${what}.patches[${String(i)}]`)
+    onlyKnown(patch, PATCH_FIELDS, `${what}.patches[${String(i)}]`)
     const offset = count(patch.offset, `${what}.patches[${String(i)}].offset`)
     const patchLength = count(patch.length, `${what}.patches[${String(i)}].length`)
     if (patchLength === 0) throw new ShapeError(`entry ${JSON.stringify(name)}: patch ${String(i)} is empty`)
@@ -254,8 +288,12 @@ function checkManifest(value: unknown): Manifest {
     names.add(name)
   }
   for (const entry of entries) claim(entry.name)
-  if (fields.kind === 'full') return { kind: 'full', ...common, entries }
+  if (fields.kind === 'full') {
+    onlyKnown(fields, FULL_FIELDS, 'the body')
+    return { kind: 'full', ...common, entries }
+  }
   if (fields.kind !== 'delta') throw new ShapeError(`kind is neither full nor delta`)
+  onlyKnown(fields, DELTA_FIELDS, 'the body')
   const deleted = list(fields.deleted, 'deleted').map((name) => parseEntryName(name, 'manifest.read'))
   const patched = list(fields.patched, 'patched').map((entry, i) => patchedOf(entry, `patched[${String(i)}]`))
   for (const name of deleted) claim(name)

@@ -2,13 +2,23 @@
  * The GC sweep finishes a repack that a crash cut short: the packs the repack wrote hold only live
  * chunks, so they become the chunks' homes and the mostly dead packs they were copied from go.
  * Whatever the pack ids' order and wherever the first sweep stopped (any put or delete), the next sweep leaves every live chunk in exactly one pack and no
- * dead chunk anywhere.
+ * dead chunk anywhere. A live chunk stored twice keeps a copy that checks, never only a damaged one.
  */
 import { describe, expect, it } from 'vitest'
 import { createFsBlobStore } from '../../src/adapters/blob-fs/fs-blob-store.js'
+import { createRng } from '../../src/adapters/sim/rng.js'
 import { SimDisk } from '../../src/adapters/sim/sim-disk.js'
 import { openChunkStore } from '../../src/chunkstore/chunk-store.js'
-import { listPackIds, readPackFooter } from '../../src/chunkstore/pack-store.js'
+import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
+import { CODEC_RAW } from '../../src/chunkstore/codec.js'
+import { PackBuilder } from '../../src/chunkstore/pack.js'
+import {
+  listPackIds,
+  packKey,
+  putSealedPack,
+  readChunk,
+  readPackFooter,
+} from '../../src/chunkstore/pack-store.js'
 import { sweepPacks } from '../../src/chunkstore/sweep.js'
 import { CairnError } from '../../src/core/errors.js'
 import type { ChunkId } from '../../src/core/ids.js'
@@ -89,5 +99,39 @@ describe('sweep', () => {
       }
     }
     expect(cut).toBeGreaterThan(16)
+  })
+
+  it('a live chunk stored twice, one copy damaged: the good copy is the one kept, repacking or not', async () => {
+    await loadChunkHasher()
+    for (const repackDeadShare of [0.5, 1]) {
+      const disk = new SimDisk({ seed: 7 })
+      const blobs = await createFsBlobStore({ vfs: disk, root: 'objects' })
+      const rng = createRng(7)
+      const chunk = () => {
+        const bytes = rng.bytes(1000)
+        return { id: computeChunkId(bytes), bytes }
+      }
+      const pack = async (chunks: { id: ChunkId; bytes: Uint8Array }[]) => {
+        const builder = new PackBuilder()
+        for (const c of chunks) builder.add(c.id, c.bytes.length, { codec: CODEC_RAW, bytes: c.bytes })
+        return (await putSealedPack(blobs, builder.seal())).packId
+      }
+      const x = chunk()
+      // x in two packs; the one with the larger live share (a third against a fifth) would be
+      // its home, and that copy is damaged.
+      const first = await pack([x, chunk(), chunk()])
+      await pack([x, chunk(), chunk(), chunk(), chunk()])
+      disk.rot(`objects/${packKey(first)}`, 10, 3)
+      await sweepPacks(blobs, new Set([x.id]), { repackDeadShare, packBytes: 1 << 20 })
+      let good = 0
+      for (const packId of await listPackIds(blobs))
+        for (const entry of await readPackFooter(blobs, packId))
+          if (entry.chunkId === x.id)
+            await readChunk(blobs, entry).then(
+              () => good++,
+              () => undefined,
+            )
+      expect(good, `repackDeadShare ${String(repackDeadShare)}: a readable copy of x is left`).toBe(1)
+    }
   })
 })

@@ -106,7 +106,7 @@ describe('manifests', () => {
     expect(parseEntryName('tensors/layer 1.bin', 'test')).toBe('tensors/layer 1.bin')
   })
 
-  it('lengths that lie, duplicates, overlapping patches and bad fields are refused', async () => {
+  it('lengths that lie, duplicates, overlapping patches, bad fields and unknown fields are refused', async () => {
     const entry = full.entries[0]!
     await refuse(crafted({ ...full, entries: [{ ...entry, length: 301 }] }))
     await refuse(crafted({ ...full, entries: [entry, entry] }))
@@ -134,6 +134,21 @@ describe('manifests', () => {
     await refuse(crafted({ ...delta, patched: patched(100, 0), deleted: ['a'] })) // named twice
     await refuse(crafted({ ...delta, depth: 0, patched: [] }))
     await refuse(crafted({ ...delta, parent: 'nope', patched: [] }))
+    // A field this version does not know (a newer writer's, naming chunks, say) is refused, at
+    // every level: dropped silently, an older GC would free what it names.
+    await refuse(crafted({ ...full, attachments: [{ id: id(5), length: 10 }] }))
+    await refuse(crafted({ ...full, entries: [{ ...entry, extra: 1 }] }))
+    await refuse(
+      crafted({ ...full, entries: [{ ...entry, chunks: [{ id: id(1), length: 300, codec: 1 }] }] }),
+    )
+    await refuse(crafted({ ...delta, patched: [{ ...patched(100, 10, [10, 10])[0], more: [] }] }))
+    await refuse(
+      crafted({
+        ...delta,
+        patched: [{ ...patched(100, 10, [10, 10])[0], patches: [{ offset: 10, length: 10, x: 1 }] }],
+      }),
+    )
+    await refuse(crafted({ ...full, parent: id(9) }))
   })
 
   it('a flipped bit, a short or oversized length, and a newer version are refused', async () => {
