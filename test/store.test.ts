@@ -5,7 +5,7 @@
  * checkpoint with a warning; one writer at a time (LOCKED, stale locks taken over); a read-only
  * open beside the writer reads snapshots and refuses to write.
  */
-import { rm, symlink, writeFile } from 'node:fs/promises'
+import { rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRng } from '../src/adapters/sim/rng.js'
@@ -305,5 +305,15 @@ describe('store', () => {
     open.push(next)
     expect((await next.checkpoints()).map((c) => c.id)).toEqual([info.id])
     await next.close()
+    // A crash inside a takeover leaves its gate too: an old gate is cleared and the takeover done
+    // in the same open (found by the crash proof: the open after such a crash was LOCKED).
+    const dead = { pid: 2 ** 22 + 7, host: (await import('node:os')).hostname(), since: 0, token: 'dead' }
+    await writeFile(join(dir, 'LOCK'), JSON.stringify(dead))
+    await writeFile(join(dir, 'LOCK.takeover'), '')
+    const old = new Date(Date.now() - 60_000)
+    await utimes(join(dir, 'LOCK.takeover'), old, old)
+    const after = await openStore({ dir, workers: 0 })
+    open.push(after)
+    await after.close()
   })
 })

@@ -157,20 +157,24 @@ async function isStale(
  * exclusively), and the lock is removed only if it is still the stale one that was read, so two
  * processes taking over at once cannot remove each other's fresh lock.
  */
-async function removeStale(vfs: Vfs, stale: LockRecord | undefined): Promise<void> {
+async function removeStale(vfs: Vfs, stale: LockRecord | undefined, retry = true): Promise<void> {
   const gate = `${LOCK}.takeover`
   try {
     await (await vfs.open(gate, 'createExclusive')).close()
   } catch (error) {
     if (!isCairnError(error, 'ALREADY_EXISTS')) throw error
-    // Another taker is at it, or one crashed mid-takeover: an old gate is removed, then retried.
+    // Another taker is at it, or one crashed mid-takeover: an old gate is removed and the
+    // takeover tried again (once), so a crash inside a takeover does not fail the next open.
     const age =
       Date.now() -
       (await vfs.stat(gate).then(
         (stat) => stat.mtimeMs,
         () => Date.now(),
       ))
-    if (age > UNREADABLE_STALE_MS) await vfs.unlink(gate).catch(() => undefined)
+    if (age > UNREADABLE_STALE_MS) {
+      await vfs.unlink(gate).catch(() => undefined)
+      if (retry) await removeStale(vfs, stale, false)
+    }
     return
   }
   try {
