@@ -39,7 +39,7 @@ import type { RetentionPlan, RetentionPolicy } from './retention/plan.js'
 import type { CheckpointInfo } from './snapshot/snapshot.js'
 import { openWal } from './wal/index.js'
 import { readLogReadOnly } from './wal/log-reader.js'
-import type { LogRecord, SyncMode, Wal } from './wal/index.js'
+import type { LogRecord, RecoveryReport, SyncMode, Wal } from './wal/index.js'
 
 export interface StoreOptions {
   /** The store's directory (created if missing). */
@@ -55,6 +55,11 @@ export interface StoreOptions {
   /** Read beside a writer: no lock, nothing written. */
   readonly readOnly?: boolean
   readonly chain?: Partial<ChainPolicy>
+  /**
+   * Milliseconds since the epoch, for checkpoint times, tombstones and GC's grace period
+   * (default `Date.now`). Simulations and tests pass a virtual clock.
+   */
+  readonly clock?: () => number
 }
 
 /** A checkpoint request: a full snapshot, or (with `parent`) a delta on it. */
@@ -141,6 +146,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       { ...CHAIN_POLICY_DEFAULTS, ...options.chain },
       readOnly,
       release,
+      options.clock ?? Date.now,
     )
     // A read-only store leaves the log alone: opening it runs recovery, which may cut a torn tail.
     if (readOnly) return store
@@ -165,6 +171,7 @@ export class Store {
   readonly #blobs: BlobStore
   readonly #chunks: ChunkStore
   readonly #policy: ChainPolicy
+  readonly #clock: () => number
   readonly #readOnly: boolean
   readonly #release: () => Promise<void>
   /** Manifests read lately, bounded; the small facts of every checkpoint are in #infos. */
@@ -183,13 +190,20 @@ export class Store {
     policy: ChainPolicy,
     readOnly: boolean,
     release: () => Promise<void>,
+    clock: () => number,
   ) {
+    this.#clock = clock
     this.#vfs = vfs
     this.#blobs = blobs
     this.#chunks = chunks
     this.#policy = policy
     this.#readOnly = readOnly
     this.#release = release
+  }
+
+  /** What opening the log found and repaired (a torn tail cut, and where); undefined when read-only. */
+  get logRecovery(): RecoveryReport | undefined {
+    return this.#wal?.recovery
   }
 
   /** Wires the log in (openStore does, once). */
@@ -264,7 +278,7 @@ export class Store {
     const parentChain = options.parent === undefined ? undefined : await this.#chainOf(options.parent)
     // Creation times strictly increase in a store (one writer): they order its checkpoints, even
     // two in one millisecond, or after the clock steps back.
-    const createdAt = Math.max(Date.now(), (newest?.createdAt.getTime() ?? 0) + 1)
+    const createdAt = Math.max(this.#clock(), (newest?.createdAt.getTime() ?? 0) + 1)
     const manifest = await buildManifest(this.#chunks, options, parentChain, this.#policy, createdAt)
     await this.#chunks.flush() // every chunk durable before the manifest that names them
     const stored = await putManifest(this.#blobs, manifest)
@@ -278,7 +292,8 @@ export class Store {
   /** Every checkpoint, oldest first (by creation time, then LSN). */
   async checkpoints(): Promise<CheckpointInfo[]> {
     this.#checkOpen('store.checkpoints')
-    return this.#liveCheckpoints()
+    // Copies: the store keeps these to order its checkpoints; a caller's change must not reach it.
+    return (await this.#liveCheckpoints()).map((info) => ({ ...info, createdAt: new Date(info.createdAt) }))
   }
 
   /** The checkpoints without a tombstone, oldest first. */
@@ -314,7 +329,7 @@ export class Store {
         }
       }
     }
-    const at = Date.now()
+    const at = this.#clock()
     for (const entry of plan.drop) {
       await putTombstone(this.#blobs, parseCheckpointId(entry.checkpoint.id, 'store.applyRetention'), {
         at,
@@ -329,12 +344,39 @@ export class Store {
     policy: RetentionPolicy,
     options: { readonly dryRun?: boolean; readonly now?: Date; readonly timeZone?: string } = {},
   ): Promise<RetentionPlan<CheckpointInfo>> {
-    const plan = planRetention(await this.checkpoints(), policy, {
-      now: options.now ?? new Date(),
+    const planned = planRetention(await this.checkpoints(), policy, {
+      now: options.now ?? new Date(this.#clock()),
       ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
     })
+    const plan = await this.#keepWholeChains(planned)
     if (options.dryRun !== true) await this.applyRetention(plan)
     return plan
+  }
+
+  /**
+   * The planner keeps the links of a kept delta's chain that it sees; a chain can also run
+   * through a checkpoint tombstoned already (not listed, so not seen), and the links beyond it
+   * would be dropped. Those are kept too, "base of" the kept checkpoint, as applyRetention requires.
+   */
+  async #keepWholeChains(plan: RetentionPlan<CheckpointInfo>): Promise<RetentionPlan<CheckpointInfo>> {
+    const dropped = new Map(plan.drop.map((entry) => [entry.checkpoint.id, entry]))
+    const rescued: typeof plan.keep = []
+    for (const { checkpoint } of plan.keep) {
+      if (checkpoint.parent === undefined || dropped.size === 0) continue
+      for (const link of await loadChain(this.#blobs, checkpoint.id, this.#manifests)) {
+        const entry = dropped.get(link.id)
+        if (entry === undefined) continue
+        dropped.delete(link.id)
+        rescued.push({ checkpoint: entry.checkpoint, reasons: [`base of ${checkpoint.id.slice(0, 8)}`] })
+      }
+    }
+    if (rescued.length === 0) return plan
+    const newestFirst = (a: { checkpoint: CheckpointInfo }, b: { checkpoint: CheckpointInfo }) =>
+      b.checkpoint.createdAt.getTime() - a.checkpoint.createdAt.getTime()
+    return {
+      keep: [...plan.keep, ...rescued].sort(newestFirst),
+      drop: plan.drop.filter((entry) => dropped.has(entry.checkpoint.id)),
+    }
   }
 
   async #sortedCheckpoints(): Promise<CheckpointInfo[]> {
@@ -435,7 +477,7 @@ export class Store {
     // Kept: every checkpoint not expired, and every link of their chains (expired or not).
     const expiredByGrace = (id: CheckpointId) => {
       const tombstone = tombstones.get(id)
-      return tombstone !== undefined && Date.now() - tombstone.at >= graceMs
+      return tombstone !== undefined && this.#clock() - tombstone.at >= graceMs
     }
     const kept = new Set<CheckpointId>()
     for (const [id, chain] of chains) {

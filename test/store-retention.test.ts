@@ -68,4 +68,25 @@ describe('store retention', () => {
     await expectCairnError(store.retain({}), 'BAD_OPTION')
     await store.close()
   })
+
+  it('a chain through a checkpoint tombstoned already keeps its links beyond it (found by the crash proof)', async () => {
+    const disk = new SimDisk({ seed: 2 })
+    const store = await openStore({ dir: '', vfs: disk, workers: 0, packBytes: 64 * 1024 })
+    const full = await store.checkpoint({ lsn: 0, entries: { 'state.bin': encode('base') } })
+    const middle = await store.checkpoint({ lsn: 0, parent: 'latest', entries: { 'b.bin': encode('b') } })
+    const top = await store.checkpoint({ lsn: 0, parent: 'latest', entries: { 'c.bin': encode('c') } })
+    // The middle link tombstoned by hand (another tool, an older version): the planner no longer
+    // sees it, nor, through it, that the top delta stands on the full checkpoint.
+    await disk.mkdir('objects/tombstones', { recursive: true })
+    const file = await disk.open(`objects/tombstones/${middle.id}`, 'createExclusive')
+    await file.write(encode(JSON.stringify({ at: 0, reasons: [] })), 0)
+    await file.close()
+    const plan = await store.retain({ keepLast: 1 })
+    expect(plan.keep.map((e) => [e.checkpoint.id, e.reasons])).toEqual([
+      [top.id, ['newest', 'last snapshot']],
+      [full.id, [`base of ${top.id.slice(0, 8)}`]],
+    ])
+    expect(decode(await (await store.snapshot(top.id)).read('state.bin'))).toBe('base')
+    await store.close()
+  })
 })

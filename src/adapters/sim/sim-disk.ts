@@ -85,6 +85,13 @@ export class SimDisk implements Vfs {
   }
 
   /** True once the disk has halted (power lost); every call then throws `IO`. */
+  /** Files open now (each open counts until its close): 0 once everything is closed. */
+  get openHandles(): number {
+    let count = 0
+    for (const n of this.#openNodes.values()) count += n
+    return count
+  }
+
   get halted(): boolean {
     return this.#halted
   }
