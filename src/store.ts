@@ -201,6 +201,11 @@ export class Store {
     this.#release = release
   }
 
+  /** The LSN of the newest durable log record (0: none yet); a checkpoint may cover up to it. */
+  get lastLsn(): number {
+    return this.#wal?.durableLsn ?? 0
+  }
+
   /** What opening the log found and repaired (a torn tail cut, and where); undefined when read-only. */
   get logRecovery(): RecoveryReport | undefined {
     return this.#wal?.recovery

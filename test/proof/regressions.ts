@@ -13,4 +13,19 @@ export const REGRESSIONS: readonly {
   readonly why: string
   readonly seed: number
   readonly steps: readonly Step[]
-}[] = []
+}[] = [
+  {
+    why:
+      'long run, 2026-11-22: a bit flipped in a sealed segment holding only records the checkpoint covers ' +
+      '(sealed after the checkpoint, so not truncated yet) went unreported; nothing needs those records, ' +
+      'so the oracle was too strict (it now asks for CORRUPT_LOG only when the segment holds later records)',
+    seed: 0,
+    steps: [
+      { kind: 'append', sizes: [45, 834] },
+      { kind: 'append', sizes: [406, 678] },
+      { kind: 'full', entries: { 'a.bin': 0 } },
+      { kind: 'append', sizes: [495, 821, 645] },
+      { kind: 'rotLog', pick: 0, at: 0 },
+    ],
+  },
+]

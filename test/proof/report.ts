@@ -33,8 +33,8 @@ export interface ProofCounters {
   restartsAfterFailure: number
   midLogInjected: number
   midLogDetected: number
-  /** Damaged segments a checkpoint truncated away before anything read them (nothing to detect). */
-  midLogTruncatedAway: number
+  /** Damage in segments wholly behind the recovered checkpoint (truncated or not needed): nothing to detect. */
+  midLogBehindCheckpoint: number
   rotDetected: number
   /** Hard gates: must stay 0 (a failing check stops the run before it counts). */
   ackedLost: number
@@ -64,7 +64,7 @@ export function newCounters(): ProofCounters {
     restartsAfterFailure: 0,
     midLogInjected: 0,
     midLogDetected: 0,
-    midLogTruncatedAway: 0,
+    midLogBehindCheckpoint: 0,
     rotDetected: 0,
     ackedLost: 0,
     phantoms: 0,
@@ -133,8 +133,8 @@ export function writeReport(
       counters.checkpointsAcknowledged,
     )} checkpoints acknowledged, ${String(counters.checkpointsRestored)} restores byte-exact; ${String(counters.gcRuns)} GC runs`,
     `  mid-log damage: ${String(counters.midLogInjected)} injected, ${String(counters.midLogDetected)} detected, ${String(
-      counters.midLogTruncatedAway,
-    )} truncated away first; bit rot detected by verify ${String(counters.rotDetected)} times`,
+      counters.midLogBehindCheckpoint,
+    )} wholly behind the checkpoint (nothing needs them); bit rot detected by verify ${String(counters.rotDetected)} times`,
     `  gates: acknowledged loss ${String(counters.ackedLost)}, phantoms ${String(counters.phantoms)}, reachable chunks deleted ${String(
       counters.reachableChunksDeleted,
     )}, wrong bytes returned ${String(counters.wrongBytes)}`,
