@@ -6,7 +6,7 @@
  * the runner prints its tables with the machine and the command that reproduces them, and
  * writes the raw figures to bench/results/<name>.json.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { BenchFn, BenchOptions, BenchResult } from './lib.js'
@@ -68,6 +68,7 @@ async function main(argv: readonly string[]): Promise<number> {
       const json = { ...result, machine, command, options, seconds, othersCpuShare: othersShare }
       await writeFile(path, JSON.stringify(json, null, 2) + '\n')
       console.log(`\nraw figures: ${path}`)
+      await updateBenchmarksDoc(name, markdown(result, formatMachine(machine), command, seconds, othersShare))
     } catch (error) {
       failed++
       console.error(`bench ${name} failed:`, error)
@@ -98,6 +99,58 @@ function report(
   for (const table of result.tables) parts.push('', formatTable(table), '', `reproduce: ${command}`)
   if (result.notes.length > 0) parts.push('', 'notes:', ...result.notes.map((n) => `- ${n}`))
   return parts.join('\n')
+}
+
+/** A bench's section of docs/BENCHMARKS.md. */
+function markdown(
+  result: BenchResult,
+  machine: string,
+  command: string,
+  seconds: number,
+  othersShare: number,
+): string {
+  const share = Number.isFinite(othersShare) ? `${(othersShare * 100).toFixed(0)}%` : 'unknown'
+  return [
+    `## ${result.name}`,
+    '',
+    result.summary,
+    '',
+    `- machine: ${machine}`,
+    `- other processes used ${share} of the machine's CPU during the run${othersShare > 0.1 ? ' (contended: rerun on a quiet machine)' : ''}`,
+    `- reproduce: \`${command}\` (took ${seconds.toFixed(0)} s)`,
+    ...result.tables.flatMap((table) => ['', formatTable(table)]),
+    ...(result.notes.length > 0 ? ['', ...result.notes.map((note) => `- ${note}`)] : []),
+  ].join('\n')
+}
+
+const DOC = join(import.meta.dirname, '..', 'docs', 'BENCHMARKS.md')
+const DOC_HEAD = `# Benchmarks
+
+Written by \`npm run bench\` (each bench rewrites its own section; \`npm run bench -- <name>\` runs one,
+\`-- --full\` the long figures). Every figure is measured in the run that printed it, beside the
+peer or limit it is compared with (restic and borg where installed, the raw disk and codecs
+always); the raw numbers are in \`bench/results/<name>.json\`.
+`
+
+/** Replaces (or adds) the section of `name` in docs/BENCHMARKS.md, keeping the others. */
+async function updateBenchmarksDoc(name: string, section: string): Promise<void> {
+  let doc = DOC_HEAD
+  try {
+    doc = await readFile(DOC, 'utf8')
+  } catch {
+    // the first run writes it
+  }
+  const start = `<!-- bench:${name} -->`
+  const end = `<!-- /bench:${name} -->`
+  const block = `${start}\n${section}\n${end}`
+  const from = doc.indexOf(start)
+  const to = doc.indexOf(end)
+  doc =
+    from >= 0 && to > from
+      ? doc.slice(0, from) + block + doc.slice(to + end.length)
+      : `${doc.trimEnd()}\n\n${block}\n`
+  await writeFile(DOC, doc)
+  console.log(`docs/BENCHMARKS.md: section ${name} updated`)
 }
 
 process.exitCode = await main(process.argv.slice(2))

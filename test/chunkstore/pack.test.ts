@@ -86,6 +86,23 @@ describe('packs', () => {
     expect(() => readFooter(bytes)).toThrow(expect.objectContaining({ code: 'CORRUPT_OBJECT' }))
   })
 
+  it('property: a flipped bit anywhere in the footer or trailer is CORRUPT_OBJECT (found by the crash proof: reserved bytes went unchecked)', () => {
+    const { bytes } = buildPack([new Uint8Array(100).fill(1), new Uint8Array(50).fill(2)])
+    const tail = PACK_TRAILER_BYTES + 2 * PACK_ENTRY_BYTES
+    fc.assert(
+      fc.property(fc.nat(tail - 1), fc.nat(7), (back, bit) => {
+        const damaged = bytes.slice()
+        const at = damaged.length - 1 - back
+        damaged[at] = (damaged[at] ?? 0) ^ (1 << bit)
+        // A flipped version bit may read as a newer format: refused too, with its own code.
+        expect(() => readFooter(damaged)).toThrow(
+          expect.objectContaining({ code: expect.stringMatching(/^(CORRUPT_OBJECT|FORMAT_VERSION)$/) }),
+        )
+      }),
+      { numRuns: 400 },
+    )
+  })
+
   it('a trailer that lies about its count or sizes is refused before anything is allocated', () => {
     const { bytes } = buildPack([new Uint8Array(10).fill(1)])
     const lying = bytes.slice()

@@ -28,4 +28,15 @@ export const REGRESSIONS: readonly {
       { kind: 'rotLog', pick: 0, at: 0 },
     ],
   },
+  {
+    why:
+      'long run, 2026-11-22: a bit flipped in the reserved bytes of a pack trailer went unseen by ' +
+      'verify; readers now refuse non-zero reserved bytes in every object header',
+    seed: 6204,
+    steps: [
+      { kind: 'full', entries: { 'b.bin': 444, 'a.bin': 280, 'dir/c.bin': 165 } },
+      { kind: 'rotPack', pick: 0, at: 1716440642 },
+      { kind: 'rotLog', pick: 0, at: 0 },
+    ],
+  },
 ]
