@@ -118,6 +118,15 @@ export async function main(
     const positionals = command.name.includes(' ') ? parsed.positionals.slice(1) : parsed.positionals
     return await command.run(ctx, positionals, values)
   } catch (error) {
+    const json = argv.includes('--json')
+    if (isCairnError(error) && json) {
+      // Scripts get the error as JSON too (on stderr), beside the exit code.
+      const { code, detail, context } = error
+      err.write(
+        `${JSON.stringify({ error: { code, message: detail, path: context.path ?? null, hint: context.hint ?? null } })}\n`,
+      )
+      return exitCodeOf(code)
+    }
     if (isCairnError(error)) {
       // One line: the code, what happened, and where (the operation and its place with --verbose).
       const place = [
