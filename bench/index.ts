@@ -77,6 +77,11 @@ async function main(argv: readonly string[]): Promise<number> {
   return failed === 0 ? 0 : 1
 }
 
+/** The share of the machine's CPU other processes used, as a percentage. */
+function shareText(othersShare: number): string {
+  return Number.isFinite(othersShare) ? `${(othersShare * 100).toFixed(0)}%` : 'unknown'
+}
+
 function report(
   result: BenchResult,
   machine: string,
@@ -84,7 +89,7 @@ function report(
   seconds: number,
   othersShare: number,
 ): string {
-  const share = Number.isFinite(othersShare) ? `${(othersShare * 100).toFixed(0)}%` : 'unknown'
+  const share = shareText(othersShare)
   const contention =
     othersShare > 0.1
       ? `WARNING: other processes used ${share} of the machine's CPU during this bench: ` +
@@ -109,7 +114,7 @@ function markdown(
   seconds: number,
   othersShare: number,
 ): string {
-  const share = Number.isFinite(othersShare) ? `${(othersShare * 100).toFixed(0)}%` : 'unknown'
+  const share = shareText(othersShare)
   return [
     `## ${result.name}`,
     '',

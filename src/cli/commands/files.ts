@@ -27,6 +27,8 @@ import {
 import type { FileFacts, FileTree } from '../files.js'
 import type { EntrySource } from '../../chunkstore/source.js'
 import type { JsonValue } from '../../snapshot/manifest.js'
+import type { Snapshot } from '../../snapshot/snapshot.js'
+import type { Store } from '../../store.js'
 
 const same = (a: FileFacts | undefined, b: FileFacts) =>
   a !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.mode === b.mode
@@ -104,6 +106,16 @@ export function resolveCheckpoint(ids: readonly CheckpointId[], text: string): C
   )
 }
 
+/** The snapshot `text` names (an id, a unique prefix, or latest). */
+export async function snapshotOf(store: Store, text: string): Promise<Snapshot> {
+  return store.snapshot(
+    resolveCheckpoint(
+      (await store.checkpoints()).map((c) => c.id),
+      text,
+    ),
+  )
+}
+
 export async function restoreCommand(
   ctx: Context,
   idText: string,
@@ -112,11 +124,7 @@ export async function restoreCommand(
 ): Promise<number> {
   const store = await ctx.open({ readOnly: true })
   try {
-    const id = resolveCheckpoint(
-      (await store.checkpoints()).map((c) => c.id),
-      idText,
-    )
-    const snapshot = await store.snapshot(id)
+    const snapshot = await snapshotOf(store, idText)
     const tree: FileTree = fileTreeOf(snapshot.info.meta) ?? {
       format: 'cairn-files/1',
       files: {},

@@ -10,7 +10,7 @@ import type { Snapshot } from '../../snapshot/snapshot.js'
 import type { Context } from '../context.js'
 import { EXIT, formatBytes, table } from '../context.js'
 import { fileTreeOf } from '../files.js'
-import { resolveCheckpoint } from './files.js'
+import { snapshotOf } from './files.js'
 
 function row(info: CheckpointInfo): string[] {
   return [
@@ -57,11 +57,7 @@ export async function lsCommand(ctx: Context): Promise<number> {
 export async function showCommand(ctx: Context, idText: string): Promise<number> {
   const store = await ctx.open({ readOnly: true })
   try {
-    const id = resolveCheckpoint(
-      (await store.checkpoints()).map((c) => c.id),
-      idText,
-    )
-    const snapshot = await store.snapshot(id)
+    const snapshot = await snapshotOf(store, idText)
     const tree = fileTreeOf(snapshot.info.meta)
     const entries = (await snapshot.entries()).map((name) => ({
       name,
@@ -101,9 +97,8 @@ async function sameEntry(a: Snapshot, b: Snapshot, name: string): Promise<boolea
 export async function diffCommand(ctx: Context, aText: string, bText: string): Promise<number> {
   const store = await ctx.open({ readOnly: true })
   try {
-    const ids = (await store.checkpoints()).map((c) => c.id)
-    const a = await store.snapshot(resolveCheckpoint(ids, aText))
-    const b = await store.snapshot(resolveCheckpoint(ids, bText))
+    const a = await snapshotOf(store, aText)
+    const b = await snapshotOf(store, bText)
     const inA = new Set(await a.entries())
     const inB = new Set(await b.entries())
     const added = [...inB].filter((name) => !inA.has(name))
