@@ -120,25 +120,35 @@ export function writeReport(
           .join(', ')}), ${String(counters.crashStatesDeduplicated)} duplicates skipped, ${String(
           counters.secondCrashes,
         )} crashes during recovery, ${String(counters.tornTailsCut)} torn tails cut, ${String(extra.seconds > 0 ? Math.round(states / extra.seconds) : 0)} states/s`
-      : `  ${String(counters.killIterations)} SIGKILLs, ${String(counters.tornTailsCut)} torn tails cut`,
-    `  operations: ${Object.entries(counters.ops)
-      .map(([kind, n]) => `${kind} ${String(n)}`)
-      .join(', ')}`,
-    `  faults: ${faults === '' ? 'none' : faults}; operations failed with a typed error: ${
-      Object.entries(counters.typedFailures)
-        .map(([code, n]) => `${code} ${String(n)}`)
-        .join(', ') || 'none'
-    }`,
+      : `  ${String(counters.killIterations)} SIGKILLs (at random moments and inside checkpoints and GC), ${String(counters.tornTailsCut)} torn tails cut`,
+  ]
+  if (section === 'crash')
+    lines.push(
+      `  operations: ${Object.entries(counters.ops)
+        .map(([kind, n]) => `${kind} ${String(n)}`)
+        .join(', ')}`,
+      `  faults: ${faults === '' ? 'none' : faults}; operations failed with a typed error: ${
+        Object.entries(counters.typedFailures)
+          .map(([code, n]) => `${code} ${String(n)}`)
+          .join(', ') || 'none'
+      }`,
+    )
+  lines.push(
     `  ${String(counters.recordsAcknowledged)} records acknowledged, ${String(counters.recordsChecked)} recovered records checked; ${String(
       counters.checkpointsAcknowledged,
     )} checkpoints acknowledged, ${String(counters.checkpointsRestored)} restores byte-exact; ${String(counters.gcRuns)} GC runs`,
-    `  mid-log damage: ${String(counters.midLogInjected)} injected, ${String(counters.midLogDetected)} detected, ${String(
-      counters.midLogBehindCheckpoint,
-    )} wholly behind the checkpoint (nothing needs them); bit rot detected by verify ${String(counters.rotDetected)} times`,
+  )
+  if (section === 'crash')
+    lines.push(
+      `  mid-log damage: ${String(counters.midLogInjected)} injected, ${String(counters.midLogDetected)} detected, ${String(
+        counters.midLogBehindCheckpoint,
+      )} wholly behind the checkpoint (nothing needs them); bit rot detected by verify ${String(counters.rotDetected)} times`,
+    )
+  lines.push(
     `  gates: acknowledged loss ${String(counters.ackedLost)}, phantoms ${String(counters.phantoms)}, reachable chunks deleted ${String(
       counters.reachableChunksDeleted,
     )}, wrong bytes returned ${String(counters.wrongBytes)}`,
     `  report: ${REPORT_PATH}`,
-  ]
+  )
   return lines.join('\n')
 }

@@ -229,6 +229,7 @@ export class World {
       }
       case 'rotLog': {
         // A sealed segment (not the newest): any damage there is corruption, never a torn tail.
+        if (this.#logDamage !== undefined) return // one damaged segment per recovery: each is accounted for
         const segments = (await this.#files('log')).filter((p) => p.endsWith('.seg')).sort()
         const sealed = segments.slice(0, -1)
         const path = sealed[op.pick % Math.max(1, sealed.length)]
