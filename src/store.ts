@@ -428,8 +428,8 @@ export class Store {
    * live checkpoint stands on them), then every chunk no remaining checkpoint reaches goes with the
    * packs that hold nothing else, and packs at least `repackDeadShare` dead (by stored bytes;
    * default 0.5, 1 turns repacking off) have their live chunks copied into new packs first
-   * (crash-safe order: chunkstore/sweep.ts). Memory follows the live chunks and the packs' index,
-   * not the number of checkpoints: manifests are read through a bounded cache.
+   * (crash-safe order: chunkstore/sweep.ts). It holds the live chunk ids, the packs' index while
+   * it sweeps, and each checkpoint's chain ids; manifests are re-read through a bounded cache.
    */
   async gc(
     options: { readonly graceMs?: number; readonly repackDeadShare?: number } = {},
