@@ -7,6 +7,7 @@
 import { createFsBlobStore, createNodeVfs } from '../src/index.js'
 import { openChunkStore } from '../src/chunkstore/chunk-store.js'
 import { createRng } from '../src/adapters/sim/rng.js'
+import { peakRssBytes } from './lib.js'
 import { PAGE_BYTES } from './versioned-file.js'
 
 async function* entry(bytes: number): AsyncGenerator<Uint8Array> {
@@ -30,14 +31,12 @@ async function main(dir: string, bytes: number): Promise<void> {
   const put = await store.putEntry(entry(bytes))
   await store.flush()
   const putMs = performance.now() - started
-  const rssAfterPut = process.resourceUsage().maxRSS * 1024
+  const rssAfterPut = peakRssBytes()
   let read = 0
   for await (const piece of store.readEntry(put.chunks)) read += piece.length
   await store.close()
   if (read !== bytes) throw new Error(`read back ${String(read)} bytes of ${String(bytes)}`)
-  console.log(
-    JSON.stringify({ bytes, putMs, maxRssPut: rssAfterPut, maxRss: process.resourceUsage().maxRSS * 1024 }),
-  )
+  console.log(JSON.stringify({ bytes, putMs, maxRssPut: rssAfterPut, maxRss: peakRssBytes() }))
 }
 
 await main(process.argv[2] ?? '.', Number(process.argv[3] ?? 0))

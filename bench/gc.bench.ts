@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process'
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { DEFAULT_REPACK_DEAD_SHARE, openStore } from '../src/store.js'
 import type { BenchOptions, BenchResult } from './lib.js'
 import { dirBytes, fmt, fmtRatio, now, withTempDir } from './lib.js'
@@ -19,6 +20,31 @@ const MB = 1e6
 const KEEP = 5
 /** The store's default repackDeadShare (src/store.ts), measured against off and a lower one. */
 const DEFAULT_REPACK = DEFAULT_REPACK_DEAD_SHARE
+
+/**
+ * One retain + GC in a plain node process on the compiled engine (dist/): its time includes
+ * opening the store, as restic's includes opening its repository, and its peak RSS counts
+ * nothing else (no TypeScript loader in it or in its worker threads). Prints one JSON line.
+ */
+function childCode(): string {
+  const dist = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'store.js')).href
+  return `
+    const { openStore } = await import(${JSON.stringify(dist)})
+    const { readFileSync } = await import('node:fs')
+    // VmHWM, not resourceUsage().maxRSS: Linux keeps that across execve (the parent's peak).
+    const peak = () => Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024
+    const [dir, keepLast, share] = process.argv.slice(1)
+    const baseRss = process.memoryUsage().rss
+    const started = performance.now()
+    const store = await openStore({ dir, wal: { sync: 'none' } })
+    const openMs = performance.now() - started
+    const plan = await store.retain({ keepLast: Number(keepLast) })
+    const report = await store.gc({ graceMs: 0, repackDeadShare: Number(share) })
+    await store.close()
+    const ms = performance.now() - started
+    console.log(JSON.stringify({ ms, openMs, baseRss, kept: plan.keep.length, report, maxRss: peak() }))
+  `
+}
 
 interface GcChild {
   readonly ms: number
@@ -84,7 +110,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       cpSync(storeDir, copy, { recursive: true })
       const out = execFileSync(
         process.execPath,
-        [...process.execArgv, join(import.meta.dirname, 'gc-child.ts'), copy, String(KEEP), String(share)],
+        ['--input-type=module', '-e', childCode(), copy, String(KEEP), String(share)],
         { encoding: 'utf8' },
       )
       const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as GcChild
@@ -156,7 +182,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           (r) =>
             `${r.label}: ${String(r.report.packsDeleted)} packs deleted, ${String(r.report.packsRepacked)} repacked, ${String(r.report.manifestsDeleted)} manifests deleted, ${fmt(r.report.chunksLive)} chunks live, ${fmt(r.report.chunksDeleted)} deleted.`,
         ),
-        "cairn times include opening the store and closing it, in a process of its own (bench/gc-child.ts), as restic's include opening its repository; peak RSS is that process's, beside its RSS before the store opened (Node, tsx and the engine loaded).",
+        "cairn times include opening the store and closing it, in a plain node process of its own running the compiled engine (dist/, built by npm run bench), as restic's include opening its repository; peak RSS is that process's, beside its RSS before the store opened (Node and the engine loaded).",
         'restic: repository v2, compression auto; forget --prune repacks partly used packs (its default max-unused 5%).',
       ],
       raw: { versions, cairnBefore, results, resticMs, resticBefore, resticAfter },

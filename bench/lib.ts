@@ -322,3 +322,18 @@ export function formatMachine(info: MachineInfo): string {
 export function reproduceCommand(name: string, options: BenchOptions): string {
   return `npm run bench -- ${name}${options.full ? ' --full' : ''}`
 }
+
+/**
+ * This process's peak resident set, in bytes: VmHWM from /proc/self/status where there is one.
+ * Not `process.resourceUsage().maxRSS`: Linux keeps that across execve, so a child would report
+ * its parent's peak if that was higher (the bench parent holds whole histories in memory).
+ */
+export function peakRssBytes(): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))
+    if (match?.[1] !== undefined) return Number(match[1]) * 1024
+  } catch {
+    // not Linux: fall through
+  }
+  return process.resourceUsage().maxRSS * 1024
+}

@@ -10,6 +10,7 @@
  * manifest does; only then is the log truncated behind its LSN.
  */
 import { join } from 'node:path'
+import { openLmdbCatalog } from './adapters/lmdb/lmdb-catalog.js'
 import { openLmdbChunkIndex } from './adapters/lmdb/lmdb-chunk-index.js'
 import { FsBlobStore, createFsBlobStore } from './adapters/blob-fs/fs-blob-store.js'
 import { createNodeVfs } from './adapters/node/node-vfs.js'
@@ -25,13 +26,22 @@ import type { CairnErrorCode } from './core/errors.js'
 import type { CheckpointId, ChunkId } from './core/ids.js'
 import { parseCheckpointId } from './core/ids.js'
 import type { BlobStore, Vfs } from './core/ports.js'
-import { listManifestIds, loadChain, loadManifest, manifestKey, putManifest } from './snapshot/catalog.js'
+import {
+  checkManifest,
+  listManifestIds,
+  loadChain,
+  loadManifest,
+  manifestKey,
+  putManifest,
+} from './snapshot/catalog.js'
 import type { StoredManifest } from './snapshot/catalog.js'
 import { Cadence } from './snapshot/cadence.js'
 import type { CadenceOptions } from './snapshot/cadence.js'
 import { CHAIN_POLICY_DEFAULTS, buildManifest } from './snapshot/commit.js'
 import type { ChainPolicy, CheckpointRequest } from './snapshot/commit.js'
 import { ManifestCache } from './snapshot/manifest-cache.js'
+import { MemoryCatalogCache } from './snapshot/catalog-cache.js'
+import type { CatalogCache } from './snapshot/catalog-cache.js'
 import { Snapshot, infoOf } from './snapshot/snapshot.js'
 import { listTombstones, putTombstone, tombstoneError } from './snapshot/tombstones.js'
 import { planRetention } from './retention/plan.js'
@@ -120,6 +130,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   }
   const release = readOnly ? () => Promise.resolve() : await takeStoreLock(vfs)
   let chunks: ChunkStore | undefined
+  let catalog: CatalogCache | undefined
   try {
     const blobs = await createFsBlobStore({
       vfs: options.vfs ?? createNodeVfs({ root: options.dir, io: 'async' }),
@@ -139,6 +150,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       ...(options.packBytes === undefined ? {} : { packBytes: options.packBytes }),
       ...(options.workers === undefined ? {} : { workers: options.workers }),
     })
+    // Checkpoint facts by id, so opening reads no manifest (on disk beside the index cache).
+    catalog =
+      options.vfs === undefined && !readOnly
+        ? openLmdbCatalog({ path: join(options.dir, 'catalog-cache') })
+        : new MemoryCatalogCache()
     const store = new Store(
       vfs,
       blobs,
@@ -147,6 +163,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       readOnly,
       release,
       options.clock ?? Date.now,
+      catalog,
     )
     // A read-only store leaves the log alone: opening it runs recovery, which may cut a torn tail.
     if (readOnly) return store
@@ -161,6 +178,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     return store
   } catch (error) {
     await chunks?.close().catch(() => undefined)
+    await catalog?.close().catch(() => undefined)
     await release()
     throw error
   }
@@ -174,9 +192,9 @@ export class Store {
   readonly #clock: () => number
   readonly #readOnly: boolean
   readonly #release: () => Promise<void>
-  /** Manifests read lately, bounded; the small facts of every checkpoint are in #infos. */
+  /** Manifests read lately, bounded; the small facts of every checkpoint are in #catalog. */
   readonly #manifests = new ManifestCache()
-  readonly #infos = new Map<CheckpointId, CheckpointInfo>()
+  readonly #catalog: CatalogCache
   #wal: Wal | undefined
   #committing: Promise<unknown> = Promise.resolve()
   readonly #cadences: Cadence[] = []
@@ -191,8 +209,10 @@ export class Store {
     readOnly: boolean,
     release: () => Promise<void>,
     clock: () => number,
+    catalog: CatalogCache,
   ) {
     this.#clock = clock
+    this.#catalog = catalog
     this.#vfs = vfs
     this.#blobs = blobs
     this.#chunks = chunks
@@ -289,7 +309,7 @@ export class Store {
     const stored = await putManifest(this.#blobs, manifest)
     this.#manifests.set(stored.id, stored)
     const info = infoOf(stored)
-    this.#infos.set(stored.id, info)
+    this.#catalog.set(info)
     await wal.truncateBefore(manifest.lsn + 1)
     return info
   }
@@ -325,21 +345,26 @@ export class Store {
       throw tombstoneError('refusing to drop the newest checkpoint', newest.id)
     for (const stored of live) {
       if (dropped.has(stored.id)) continue
-      for (const link of await loadChain(this.#blobs, stored.id, this.#manifests)) {
-        if (dropped.has(link.id)) {
+      for (const link of await this.#ancestors(stored)) {
+        if (dropped.has(link)) {
           throw tombstoneError(
-            `refusing to drop ${link.id.slice(0, 8)}: kept checkpoint ${stored.id.slice(0, 8)} stands on it`,
-            link.id,
+            `refusing to drop ${link.slice(0, 8)}: kept checkpoint ${stored.id.slice(0, 8)} stands on it`,
+            link,
           )
         }
       }
     }
     const at = this.#clock()
-    for (const entry of plan.drop) {
-      await putTombstone(this.#blobs, parseCheckpointId(entry.checkpoint.id, 'store.applyRetention'), {
-        at,
-        reasons: entry.reasons,
-      })
+    // A few at a time: each put is durable on its own (file and directory synced).
+    for (let i = 0; i < plan.drop.length; i += 16) {
+      await Promise.all(
+        plan.drop.slice(i, i + 16).map((entry) =>
+          putTombstone(this.#blobs, parseCheckpointId(entry.checkpoint.id, 'store.applyRetention'), {
+            at,
+            reasons: entry.reasons,
+          }),
+        ),
+      )
     }
     return { tombstoned: plan.drop.length }
   }
@@ -368,10 +393,10 @@ export class Store {
     const rescued: typeof plan.keep = []
     for (const { checkpoint } of plan.keep) {
       if (checkpoint.parent === undefined || dropped.size === 0) continue
-      for (const link of await loadChain(this.#blobs, checkpoint.id, this.#manifests)) {
-        const entry = dropped.get(link.id)
+      for (const link of await this.#ancestors(checkpoint)) {
+        const entry = dropped.get(link)
         if (entry === undefined) continue
-        dropped.delete(link.id)
+        dropped.delete(link)
         rescued.push({ checkpoint: entry.checkpoint, reasons: [`base of ${checkpoint.id.slice(0, 8)}`] })
       }
     }
@@ -456,28 +481,40 @@ export class Store {
     if (this.#blobs instanceof FsBlobStore) await this.#blobs.removeTempFiles()
     const tombstones = await listTombstones(this.#blobs)
     const ids = new Set(await listManifestIds(this.#blobs))
-    // Every manifest must load, with its whole chain: GC never decides on what it cannot read.
-    // Only the chains' ids are kept (manifests are re-read, through a bounded cache, to mark).
-    const chains = new Map<CheckpointId, CheckpointId[]>()
+    // Every manifest must be intact and every chain whole: GC never decides on what it cannot
+    // read. Each checkpoint's facts (its parent) come from the catalog; the kept ones are read
+    // whole to be marked, the ones to delete only checked against their ids (not parsed).
+    const refuse = (id: CheckpointId, error: CairnError) =>
+      new CairnError('CORRUPT_OBJECT', `gc refuses to run: checkpoint ${id.slice(0, 8)} cannot be read`, {
+        op: 'store.gc',
+        checkpoint: id,
+        cause: error,
+        hint: 'run verify; repair or remove the damaged manifest first',
+      })
+    const infos = new Map<CheckpointId, CheckpointInfo>()
     for (const id of ids) {
       try {
-        chains.set(
-          id,
-          (await loadChain(this.#blobs, id, this.#manifests)).map((link) => link.id),
-        )
+        infos.set(id, await this.#info(id))
       } catch (error) {
         if (!isCairnError(error)) throw error
-        throw new CairnError(
-          'CORRUPT_OBJECT',
-          `gc refuses to run: checkpoint ${id.slice(0, 8)} cannot be read`,
-          {
-            op: 'store.gc',
-            checkpoint: id,
-            cause: error,
-            hint: 'run verify; repair or remove the damaged manifest first',
-          },
-        )
+        throw refuse(id, error)
       }
+    }
+    const chainOf = (id: CheckpointId): CheckpointId[] => {
+      const links: CheckpointId[] = []
+      for (let at: CheckpointId | undefined = id; at !== undefined; at = infos.get(at)?.parent) {
+        if (!infos.has(at) || links.includes(at)) {
+          throw refuse(
+            id,
+            new CairnError('NOT_FOUND', `its chain lacks checkpoint ${at.slice(0, 8)}`, {
+              op: 'store.gc',
+              checkpoint: at,
+            }),
+          )
+        }
+        links.push(at)
+      }
+      return links
     }
     // Kept: every checkpoint not expired, and every link of their chains (expired or not).
     const expiredByGrace = (id: CheckpointId) => {
@@ -485,21 +522,35 @@ export class Store {
       return tombstone !== undefined && this.#clock() - tombstone.at >= graceMs
     }
     const kept = new Set<CheckpointId>()
-    for (const [id, chain] of chains) {
+    for (const id of ids) {
       if (expiredByGrace(id)) continue
-      for (const link of chain) kept.add(link)
+      for (const link of chainOf(id)) kept.add(link)
+    }
+    const expired = [...ids].filter((id) => !kept.has(id))
+    for (const id of expired) {
+      try {
+        await checkManifest(this.#blobs, id)
+      } catch (error) {
+        if (!isCairnError(error)) throw error
+        throw refuse(id, error)
+      }
     }
     // Marked from each kept checkpoint's own state: a link kept for another's chain included.
     const live = new Set<ChunkId>()
     for (const id of kept) {
-      const chain = await loadChain(this.#blobs, id, this.#manifests)
+      let chain: StoredManifest[]
+      try {
+        chain = await loadChain(this.#blobs, id, this.#manifests)
+      } catch (error) {
+        if (!isCairnError(error)) throw error
+        throw refuse(id, error)
+      }
       for (const chunk of new Snapshot(chain, this.#chunks).chunkIds()) live.add(chunk)
     }
-    // Newest first, so a delta goes before the parent it stands on: a crash between deletions
+    // Deepest first, so a delta goes before the parent it stands on: a crash between deletions
     // never leaves a chain with a link missing.
-    const expired = [...ids]
-      .filter((id) => !kept.has(id))
-      .sort((x, y) => (chains.get(y)?.length ?? 0) - (chains.get(x)?.length ?? 0))
+    const depth = new Map(expired.map((id) => [id, chainOf(id).length]))
+    expired.sort((x, y) => (depth.get(y) ?? 0) - (depth.get(x) ?? 0))
     // The manifest first, then its tombstone: a crash between leaves a tombstone of nothing,
     // removed here next time.
     let bytesFreed = 0
@@ -508,7 +559,7 @@ export class Store {
       bytesFreed += await sizeOf(manifestKey(id))
       await this.#blobs.delete([manifestKey(id)])
       this.#manifests.delete(id)
-      this.#infos.delete(id)
+      this.#catalog.delete(id)
     }
     const gone = [...tombstones.keys()].filter((id) => !ids.has(id) || !kept.has(id))
     for (const id of gone) bytesFreed += await sizeOf(`tombstones/${id}`)
@@ -638,7 +689,11 @@ export class Store {
         try {
           await this.#chunks.close()
         } finally {
-          await this.#release()
+          try {
+            await this.#catalog.close()
+          } finally {
+            await this.#release()
+          }
         }
       }
     }
@@ -657,14 +712,28 @@ export class Store {
     return loadChain(this.#blobs, id, this.#manifests)
   }
 
+  /** The checkpoints `info` stands on, its parent first, from their facts (no manifest parsed when cached). */
+  async #ancestors(info: CheckpointInfo): Promise<CheckpointId[]> {
+    const links: CheckpointId[] = []
+    for (let at = info.parent; at !== undefined; at = (await this.#info(at)).parent) {
+      if (links.includes(at) || at === info.id)
+        throw new CairnError('CORRUPT_OBJECT', 'a chain of checkpoints loops', {
+          op: 'store.chain',
+          checkpoint: at,
+        })
+      links.push(at)
+    }
+    return links
+  }
+
   /** A checkpoint's facts: kept for every checkpoint (small), read from its manifest once. */
   async #info(id: CheckpointId): Promise<CheckpointInfo> {
-    const cached = this.#infos.get(id)
+    const cached = this.#catalog.get(id)
     if (cached !== undefined) return cached
     const stored = this.#manifests.get(id) ?? (await loadManifest(this.#blobs, id))
     this.#manifests.set(id, stored)
     const info = infoOf(stored)
-    this.#infos.set(id, info)
+    this.#catalog.set(info)
     return info
   }
 

@@ -334,7 +334,7 @@ export class ChunkStore {
         return await sweepPacks(this.#blobs, live, {
           repackDeadShare: options.repackDeadShare ?? 1,
           packBytes: this.#packBytes,
-          check: (bytes, entries, base) => this.#work.decode(bytes, entries, base),
+          check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
         })
       } finally {
         await syncIndex(this.#blobs, this.#index, { writable: true, overlay: this.#overlay })

@@ -36,6 +36,11 @@ export interface ChunkWork {
    * offset `base`), each checked against its id: `CORRUPT_OBJECT` naming the pack and offset.
    */
   decode(bytes: Uint8Array, entries: readonly IndexEntry[], base: number): Promise<Uint8Array[]>
+  /**
+   * As `decode`, but only checks (nothing comes back): `bytes` must be a buffer of its own, which
+   * is handed to the worker (not copied) and unusable after.
+   */
+  check(bytes: Uint8Array, entries: readonly IndexEntry[], base: number): Promise<void>
   close(): Promise<void>
 }
 
@@ -55,6 +60,13 @@ export type WorkRequest =
       readonly entries: readonly IndexEntry[]
       readonly base: number
     }
+  | {
+      readonly job: number
+      readonly op: 'check'
+      readonly bytes: Uint8Array
+      readonly entries: readonly IndexEntry[]
+      readonly base: number
+    }
 
 /** A request before the pool numbers it. */
 type WorkOrder = WorkRequest extends infer R ? (R extends WorkRequest ? Omit<R, 'job'> : never) : never
@@ -62,6 +74,7 @@ type WorkOrder = WorkRequest extends infer R ? (R extends WorkRequest ? Omit<R, 
 export type WorkReply =
   | { readonly job: number; readonly cuts: SpanCuts }
   | { readonly job: number; readonly encoded: EncodedRanges }
+  | { readonly job: number; readonly checked: number }
   | {
       readonly job: number
       readonly decoded: { readonly out: Uint8Array; readonly lengths: readonly number[] }
@@ -104,6 +117,10 @@ export function inlineChunkWork(): ChunkWork {
     decode(bytes, entries, base) {
       return Promise.resolve(decodeRun(bytes, entries, base))
     },
+    check(bytes, entries, base) {
+      decodeRun(bytes, entries, base)
+      return Promise.resolve()
+    },
     close() {
       return Promise.resolve()
     },
@@ -126,8 +143,23 @@ interface PoolWorker {
  * The worker module: the compiled `.js` beside this one, or, when cairn runs from its TypeScript
  * source (tests, benchmarks), the `.ts` source loaded through tsx's register hook.
  */
+/**
+ * The process's node flags, less `--input-type` (a worker is a file, and node refuses that flag
+ * for one: a host run with `node --input-type=module -e ...` would otherwise lose its pool).
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = []
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i] ?? ''
+    if (arg === '--input-type') i++
+    else if (!arg.startsWith('--input-type=')) out.push(arg)
+  }
+  return out
+}
+
 function spawnWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./chunk-worker.js', import.meta.url))
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./chunk-worker.js', import.meta.url), { execArgv: workerExecArgv() })
   const source = JSON.stringify(new URL('./chunk-worker.ts', import.meta.url).href)
   // tsx's ESM api (its `import` export of `tsx/esm/api`), found from cairn's own folder.
   const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'))
@@ -181,7 +213,7 @@ export function workerChunkWork(threads: number): ChunkWork {
   // Start every thread now: a worker takes ~0.1-0.5 s to load, better paid at open than mid-entry.
   for (let i = 0; i < threads; i++) workers.push(start())
 
-  const run = (request: WorkOrder): Promise<WorkReply> => {
+  const run = (request: WorkOrder, transfer: ArrayBuffer[] = []): Promise<WorkReply> => {
     if (closed)
       return Promise.reject(new CairnError('CLOSED', 'the chunk worker pool is closed', { op: 'chunk.work' }))
     if (broken !== undefined || workers.length === 0) {
@@ -195,7 +227,7 @@ export function workerChunkWork(threads: number): ChunkWork {
     return new Promise<WorkReply>((resolve, reject) => {
       if (member.pending.size === 0) member.worker.ref()
       member.pending.set(job, { resolve, reject })
-      member.worker.postMessage({ ...request, job })
+      member.worker.postMessage({ ...request, job }, transfer)
     }).then((reply) => {
       if ('error' in reply) {
         // A CairnError crosses the thread as its code and context, and is thrown again here.
@@ -222,6 +254,11 @@ export function workerChunkWork(threads: number): ChunkWork {
       if (!reply.encoded.codecs.every(isCodec))
         throw new CairnError('IO', 'chunk worker: bad codec', { op: 'chunk.work' })
       return storedChunks(reply.encoded)
+    },
+    async check(bytes, entries, base) {
+      const reply = await run({ op: 'check', bytes, entries, base }, [bytes.buffer as ArrayBuffer])
+      if (!('checked' in reply))
+        throw new CairnError('IO', 'chunk worker: nothing checked in reply', { op: 'chunk.work' })
     },
     async decode(bytes, entries, base) {
       const reply = await run({ op: 'decode', bytes, entries, base })

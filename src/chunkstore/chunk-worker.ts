@@ -20,6 +20,9 @@ port.on('message', (request: WorkRequest) => {
     try {
       if (request.op === 'cut') {
         reply = { job: request.job, cuts: cutSpan(request.span, request.params) }
+      } else if (request.op === 'check') {
+        decodeRun(request.bytes, request.entries, request.base)
+        reply = { job: request.job, checked: request.entries.length }
       } else if (request.op === 'decode') {
         const raw = decodeRun(request.bytes, request.entries, request.base)
         const out = new Uint8Array(raw.reduce((sum, chunk) => sum + chunk.length, 0))

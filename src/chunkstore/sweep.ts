@@ -54,7 +54,8 @@ export async function sweepPacks(
     readonly packBytes: number
     /**
      * Checks stored chunks lying back to back in `bytes` (its first byte at pack offset `base`)
-     * against their ids, rejecting with `CORRUPT_OBJECT`; the chunk store's worker pool does it.
+     * against their ids, rejecting with `CORRUPT_OBJECT`; the chunk store's worker pool does it,
+     * taking `bytes` (a buffer of its own) with it.
      */
     readonly check?: (bytes: Uint8Array, entries: readonly IndexEntry[], base: number) => Promise<unknown>
   },
@@ -155,7 +156,8 @@ export async function sweepPacks(
       const entry = entryIn(packId, chunkId)
       if (entry === undefined) continue
       try {
-        const bytes = await readPackRange(blobs, packId, entry.offset, entry.storedLength)
+        // A copy of its own: the check may hand its buffer to a worker thread.
+        const bytes = new Uint8Array(await readPackRange(blobs, packId, entry.offset, entry.storedLength))
         await check(bytes, [entry], entry.offset)
       } catch (error) {
         if (isCairnError(error, 'CORRUPT_OBJECT') || isCairnError(error, 'OUT_OF_RANGE')) continue
@@ -234,8 +236,8 @@ export async function sweepPacks(
         groups.map((group) => {
           const start = group[0]?.offset ?? 0
           const end = (group.at(-1)?.offset ?? 0) + (group.at(-1)?.storedLength ?? 0)
-          // A copy of just the group: a view would send its whole buffer to the worker.
-          return check(data.slice(start, end), group, start)
+          // A copy of just the group, in a buffer of its own: the check hands it to a worker.
+          return check(new Uint8Array(data.subarray(start, end)), group, start)
         }),
       )
     } catch (error) {

@@ -11,7 +11,7 @@ import type { CheckpointId } from '../core/ids.js'
 import { parseCheckpointId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import { computeChunkId } from '../chunkstore/chunk-id.js'
-import { decodeManifest, encodeManifest } from './manifest.js'
+import { checkManifestEnvelope, decodeManifest, encodeManifest } from './manifest.js'
 import type { Manifest } from './manifest.js'
 
 const PREFIX = 'manifests/'
@@ -38,6 +38,17 @@ export async function putManifest(blobs: BlobStore, manifest: Manifest): Promise
 
 /** A manifest by id: `NOT_FOUND`, or `CORRUPT_OBJECT` when its bytes do not hash to its id or do not decode. */
 export async function loadManifest(blobs: BlobStore, id: CheckpointId): Promise<StoredManifest> {
+  const bytes = await manifestBytes(blobs, id)
+  return { id, manifest: decodeManifest(bytes, manifestKey(id)) }
+}
+
+/** Checks a manifest is intact (it hashes to its id, its envelope and CRC check) without parsing it. */
+export async function checkManifest(blobs: BlobStore, id: CheckpointId): Promise<void> {
+  checkManifestEnvelope(await manifestBytes(blobs, id), manifestKey(id))
+}
+
+/** A manifest's bytes, checked against its id. */
+async function manifestBytes(blobs: BlobStore, id: CheckpointId): Promise<Uint8Array> {
   const key = manifestKey(id)
   let bytes: Uint8Array
   try {
@@ -60,7 +71,7 @@ export async function loadManifest(blobs: BlobStore, id: CheckpointId): Promise<
       checkpoint: id,
     })
   }
-  return { id, manifest: decodeManifest(bytes, key) }
+  return bytes
 }
 
 /** The ids of every manifest in the store, in no set order. */

@@ -106,10 +106,13 @@ export function encodeManifest(manifest: Manifest): { id: CheckpointId; bytes: U
   return { id: computeChunkId(bytes) as string as CheckpointId, bytes }
 }
 
-/** Decodes and checks a manifest; `where` names it in errors. */
-export function decodeManifest(bytes: Uint8Array, where: string): Manifest {
-  const corrupt = (why: string, cause?: unknown) =>
-    new CairnError('CORRUPT_OBJECT', `manifest ${why}`, { op: 'manifest.read', path: where, cause })
+/**
+ * Checks a manifest's envelope (magic, version, length, the body's CRC) without parsing its body;
+ * returns the body. `decodeManifest` starts with it; GC uses it alone for manifests it deletes.
+ */
+export function checkManifestEnvelope(bytes: Uint8Array, where: string): Uint8Array {
+  const corrupt = (why: string) =>
+    new CairnError('CORRUPT_OBJECT', `manifest ${why}`, { op: 'manifest.read', path: where })
   if (bytes.length < MANIFEST_HEADER_BYTES) throw corrupt('is shorter than its header')
   checkObjectHeader(bytes, { magic: MANIFEST_MAGIC, version: MANIFEST_VERSION, what: 'manifest' }, where)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
@@ -119,6 +122,14 @@ export function decodeManifest(bytes: Uint8Array, where: string): Manifest {
   if (bytes.length !== MANIFEST_HEADER_BYTES + bodyBytes) throw corrupt('length does not match its header')
   const body = bytes.subarray(MANIFEST_HEADER_BYTES)
   if (crc32c(body) !== view.getUint32(12, true)) throw corrupt('fails its CRC')
+  return body
+}
+
+/** Decodes and checks a manifest; `where` names it in errors. */
+export function decodeManifest(bytes: Uint8Array, where: string): Manifest {
+  const corrupt = (why: string, cause?: unknown) =>
+    new CairnError('CORRUPT_OBJECT', `manifest ${why}`, { op: 'manifest.read', path: where, cause })
+  const body = checkManifestEnvelope(bytes, where)
   let parsed: unknown
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body))

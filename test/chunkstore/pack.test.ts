@@ -95,9 +95,13 @@ describe('packs', () => {
         const at = damaged.length - 1 - back
         damaged[at] = (damaged[at] ?? 0) ^ (1 << bit)
         // A flipped version bit may read as a newer format: refused too, with its own code.
-        expect(() => readFooter(damaged)).toThrow(
-          expect.objectContaining({ code: expect.stringMatching(/^(CORRUPT_OBJECT|FORMAT_VERSION)$/) }),
-        )
+        let code: unknown
+        try {
+          readFooter(damaged)
+        } catch (error) {
+          code = (error as { code?: unknown }).code
+        }
+        expect(['CORRUPT_OBJECT', 'FORMAT_VERSION']).toContain(code)
       }),
       { numRuns: 400 },
     )

@@ -1,0 +1,42 @@
+/**
+ * The checkpoint catalog cache on disk (snapshot/catalog-cache.ts): one LMDB environment in its
+ * own directory, id -> info (with its CRC-32C). Writes are not synced one by one: it is a cache,
+ * and an entry lost in a crash is read again from its manifest.
+ */
+import { open } from 'lmdb'
+import type { RootDatabase } from 'lmdb'
+import { CairnError } from '../../core/errors.js'
+import type { CheckpointId } from '../../core/ids.js'
+import { decodeInfo, encodeInfo } from '../../snapshot/catalog-cache.js'
+import type { CatalogCache } from '../../snapshot/catalog-cache.js'
+import type { CheckpointInfo } from '../../snapshot/snapshot.js'
+
+export function openLmdbCatalog(options: { readonly path: string }): CatalogCache {
+  let db: RootDatabase<Buffer, string>
+  try {
+    db = open<Buffer, string>({ path: options.path, encoding: 'binary', noSync: true })
+  } catch (error) {
+    throw new CairnError('IO', 'cannot open the checkpoint catalog cache', {
+      op: 'catalog.cache.open',
+      path: options.path,
+      cause: error,
+      hint: 'the cache can be deleted: it is rebuilt from the manifests',
+    })
+  }
+  return {
+    get: (id: CheckpointId) => {
+      const value = db.get(id)
+      return value === undefined ? undefined : decodeInfo(value, id)
+    },
+    set: (info: CheckpointInfo) => {
+      // A cache: a failed write only means the manifest is read again next time.
+      db.put(info.id, Buffer.from(encodeInfo(info))).catch(() => undefined)
+    },
+    delete: (id: CheckpointId) => {
+      db.remove(id).catch(() => undefined)
+    },
+    close: async () => {
+      await db.close()
+    },
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The checkpoint catalog cache: an info round-trips through its bytes; a damaged value or one
+ * filed under another id reads as absent (the manifest is read instead), never as wrong facts;
+ * a store on the real disk lists its checkpoints from it after a reopen, and the same with the
+ * cache deleted.
+ */
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import type { CheckpointId } from '../../src/core/ids.js'
+import { decodeInfo, encodeInfo } from '../../src/snapshot/catalog-cache.js'
+import type { CheckpointInfo } from '../../src/snapshot/snapshot.js'
+import { openStore } from '../../src/store.js'
+import { makeTempDir } from '../helpers.js'
+
+const id = 'ab'.repeat(32) as CheckpointId
+const info: CheckpointInfo = {
+  id,
+  lsn: 7,
+  kind: 'delta',
+  parent: 'cd'.repeat(32) as CheckpointId,
+  createdAt: new Date('2026-11-22T10:00:00.123Z'),
+  tags: ['best'],
+  metrics: { loss: 0.25 },
+  meta: { epoch: 3 },
+  logicalBytes: 100,
+  newBytes: 10,
+  storedBytes: 5,
+}
+
+describe('catalog cache', () => {
+  it('an info round-trips; a flipped bit or another id reads as absent', () => {
+    const bytes = encodeInfo(info)
+    expect(decodeInfo(bytes, id)).toEqual(info)
+    for (const at of [0, 3, 4, 20, bytes.length - 1]) {
+      const damaged = bytes.slice()
+      damaged[at] = (damaged[at] ?? 0) ^ 0x04
+      expect(decodeInfo(damaged, id), `byte ${String(at)}`).toBeUndefined()
+    }
+    expect(decodeInfo(bytes, 'ef'.repeat(32) as CheckpointId)).toBeUndefined()
+    expect(decodeInfo(new Uint8Array(2), id)).toBeUndefined()
+  })
+
+  it('a store lists its checkpoints from the cache after a reopen, and the same without it', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      const store = await openStore({ dir, workers: 0 })
+      const made: string[] = []
+      for (let i = 0; i < 3; i++) {
+        const entries = { 'state.bin': new TextEncoder().encode(`state ${String(i)}`) }
+        made.push((await store.checkpoint({ lsn: 0, entries, tags: [`t${String(i)}`] })).id)
+      }
+      const listed = await store.checkpoints()
+      await store.close()
+      const again = await openStore({ dir, workers: 0 })
+      expect(await again.checkpoints()).toEqual(listed)
+      await again.close()
+      await rm(join(dir, 'catalog-cache'), { recursive: true })
+      const rebuilt = await openStore({ dir, workers: 0 })
+      expect((await rebuilt.checkpoints()).map((c) => c.id)).toEqual(made)
+      expect(await rebuilt.checkpoints()).toEqual(listed)
+      await rebuilt.close()
+    } finally {
+      await cleanup()
+    }
+  })
+})
