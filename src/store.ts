@@ -2,7 +2,8 @@
  * The Store: the log, the chunk store and snapshots behind one API (../shared/design/API.md).
  *
  * Layout under `dir`: `log/` (the write-ahead log), `objects/` (packs, index objects, manifests),
- * `index-cache/` (LMDB: a cache, deletable) and `LOCK` (one writer at a time).
+ * `index-cache/` and `catalog-cache/` (LMDB: caches of the chunk index and of each checkpoint's
+ * facts, deletable) and `LOCK` (one writer at a time).
  *
  * Checkpoint commit, in this order, so a crash at any step leaves the old or the new checkpoint,
  * never half of one (ARCHITECTURE.md): the entries' chunks are stored and flushed (packs, then
