@@ -196,6 +196,8 @@ export class Store {
   /** Manifests read lately, bounded; the small facts of every checkpoint are in #catalog. */
   readonly #manifests = new ManifestCache()
   readonly #catalog: CatalogCache
+  /** Manifests checked intact in this process (immutable: checked once). */
+  readonly #intact = new Set<CheckpointId>()
   #wal: Wal | undefined
   #committing: Promise<unknown> = Promise.resolve()
   readonly #cadences: Cadence[] = []
@@ -311,6 +313,7 @@ export class Store {
     this.#manifests.set(stored.id, stored)
     const info = infoOf(stored)
     this.#catalog.set(info)
+    this.#intact.add(stored.id)
     await wal.truncateBefore(manifest.lsn + 1)
     return info
   }
@@ -358,7 +361,9 @@ export class Store {
     const at = this.#clock()
     // A few at a time: each put is durable on its own (file and directory synced).
     for (let i = 0; i < plan.drop.length; i += 16) {
-      await Promise.all(
+      // Every put of a batch settles before a failure is reported: none runs on after this
+      // returns. A failure leaves some tombstones written (soft deletes); applying again finishes.
+      const results = await Promise.allSettled(
         plan.drop.slice(i, i + 16).map((entry) =>
           putTombstone(this.#blobs, parseCheckpointId(entry.checkpoint.id, 'store.applyRetention'), {
             at,
@@ -366,6 +371,7 @@ export class Store {
           }),
         ),
       )
+      for (const result of results) if (result.status === 'rejected') throw result.reason
     }
     return { tombstoned: plan.drop.length }
   }
@@ -561,6 +567,7 @@ export class Store {
       await this.#blobs.delete([manifestKey(id)])
       this.#manifests.delete(id)
       this.#catalog.delete(id)
+      this.#intact.delete(id)
     }
     const gone = [...tombstones.keys()].filter((id) => !ids.has(id) || !kept.has(id))
     for (const id of gone) bytesFreed += await sizeOf(`tombstones/${id}`)
@@ -727,14 +734,26 @@ export class Store {
     return links
   }
 
-  /** A checkpoint's facts: kept for every checkpoint (small), read from its manifest once. */
+  /**
+   * A checkpoint's facts: kept for every checkpoint (small), parsed from its manifest once. The
+   * catalog gives the facts but never proves the manifest is there and intact: that is checked
+   * (hash and envelope, no parse) once per process, as a damaged or missing manifest must not
+   * look like a checkpoint (retention would keep it as the newest and drop the good ones).
+   */
   async #info(id: CheckpointId): Promise<CheckpointInfo> {
     const cached = this.#catalog.get(id)
-    if (cached !== undefined) return cached
+    if (cached !== undefined) {
+      if (!this.#intact.has(id)) {
+        await checkManifest(this.#blobs, id)
+        this.#intact.add(id)
+      }
+      return cached
+    }
     const stored = this.#manifests.get(id) ?? (await loadManifest(this.#blobs, id))
     this.#manifests.set(id, stored)
     const info = infoOf(stored)
     this.#catalog.set(info)
+    this.#intact.add(id)
     return info
   }
 

@@ -144,13 +144,16 @@ interface PoolWorker {
  * source (tests, benchmarks), the `.ts` source loaded through tsx's register hook.
  */
 /**
- * The process's node flags, less `--input-type` (a worker is a file, and node refuses that flag
- * for one: a host run with `node --input-type=module -e ...` would otherwise lose its pool).
+ * The node flags for a worker: inherited as they are (undefined), unless the host runs with
+ * `--input-type` (node refuses it for a worker, which is a file: a host started with
+ * `node --input-type=module -e ...` would lose its pool); then the same flags without it. Passing
+ * flags explicitly makes node check each one for workers, so it is done only then.
  */
-function workerExecArgv(): string[] {
+export function workerExecArgv(argv: readonly string[] = process.execArgv): string[] | undefined {
+  if (!argv.some((arg) => arg === '--input-type' || arg.startsWith('--input-type='))) return undefined
   const out: string[] = []
-  for (let i = 0; i < process.execArgv.length; i++) {
-    const arg = process.execArgv[i] ?? ''
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ''
     if (arg === '--input-type') i++
     else if (!arg.startsWith('--input-type=')) out.push(arg)
   }
@@ -158,8 +161,18 @@ function workerExecArgv(): string[] {
 }
 
 function spawnWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts'))
-    return new Worker(new URL('./chunk-worker.js', import.meta.url), { execArgv: workerExecArgv() })
+  if (!import.meta.url.endsWith('.ts')) {
+    const url = new URL('./chunk-worker.js', import.meta.url)
+    const execArgv = workerExecArgv()
+    if (execArgv === undefined) return new Worker(url)
+    try {
+      return new Worker(url, { execArgv })
+    } catch (error) {
+      // Some of the host's flags are process-wide (--max-old-space-size): a worker gets none.
+      if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error
+      return new Worker(url, { execArgv: [] })
+    }
+  }
   const source = JSON.stringify(new URL('./chunk-worker.ts', import.meta.url).href)
   // tsx's ESM api (its `import` export of `tsx/esm/api`), found from cairn's own folder.
   const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'))

@@ -4,7 +4,7 @@
  * a store on the real disk lists its checkpoints from it after a reopen, and the same with the
  * cache deleted.
  */
-import { rm } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { CheckpointId } from '../../src/core/ids.js'
@@ -60,6 +60,46 @@ describe('catalog cache', () => {
       expect((await rebuilt.checkpoints()).map((c) => c.id)).toEqual(made)
       expect(await rebuilt.checkpoints()).toEqual(listed)
       await rebuilt.close()
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('a cached checkpoint whose manifest is damaged or gone does not count (found by review: retain dropped the good one)', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      const store = await openStore({ dir, workers: 0 })
+      const state = (text: string) => ({ 'state.bin': new TextEncoder().encode(text) })
+      const a = await store.checkpoint({ lsn: 0, entries: state('a') })
+      const b = await store.checkpoint({ lsn: 0, entries: state('b') })
+      await store.close()
+      // B's manifest damaged after its facts were cached: it is not a checkpoint any more.
+      const path = join(dir, 'objects', 'manifests', b.id)
+      const bytes = await readFile(path)
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 1
+      await writeFile(path, bytes)
+      const damaged = await openStore({ dir, workers: 0 })
+      expect((await damaged.checkpoints()).map((c) => c.id)).toEqual([a.id])
+      const plan = await damaged.retain({ keepLast: 1 }, { dryRun: true })
+      expect(plan.keep.map((e) => e.checkpoint.id)).toEqual([a.id])
+      const recovery = await damaged.recover()
+      expect(recovery.checkpoint?.id).toBe(a.id)
+      await damaged.close()
+      // A base removed by hand: a delta standing on it makes retain refuse, as before the cache.
+      await rm(path)
+      const store2 = await openStore({ dir, workers: 0, chain: { maxDeltaShare: 100 } })
+      const base = await store2.checkpoint({ lsn: 0, entries: state('base') })
+      const delta = await store2.checkpoint({
+        lsn: 0,
+        parent: 'latest',
+        entries: { 'more.bin': new Uint8Array(3) },
+      })
+      expect(delta.kind).toBe('delta')
+      await store2.close()
+      await rm(join(dir, 'objects', 'manifests', base.id))
+      const lost = await openStore({ dir, workers: 0 })
+      await expect(lost.retain({ keepLast: 1 })).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      await lost.close()
     } finally {
       await cleanup()
     }

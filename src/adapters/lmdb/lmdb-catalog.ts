@@ -1,7 +1,7 @@
 /**
  * The checkpoint catalog cache on disk (snapshot/catalog-cache.ts): one LMDB environment in its
- * own directory, id -> info (with its CRC-32C). Writes are not synced one by one: it is a cache,
- * and an entry lost in a crash is read again from its manifest.
+ * own directory, id -> info (with its CRC-32C). Writes are not awaited: it is a cache, and an
+ * entry lost in a crash is read again from its manifest; one that cannot be read is absent.
  */
 import { open } from 'lmdb'
 import type { RootDatabase } from 'lmdb'
@@ -14,7 +14,7 @@ import type { CheckpointInfo } from '../../snapshot/snapshot.js'
 export function openLmdbCatalog(options: { readonly path: string }): CatalogCache {
   let db: RootDatabase<Buffer, string>
   try {
-    db = open<Buffer, string>({ path: options.path, encoding: 'binary', noSync: true })
+    db = open<Buffer, string>({ path: options.path, encoding: 'binary' })
   } catch (error) {
     throw new CairnError('IO', 'cannot open the checkpoint catalog cache', {
       op: 'catalog.cache.open',
@@ -25,7 +25,13 @@ export function openLmdbCatalog(options: { readonly path: string }): CatalogCach
   }
   return {
     get: (id: CheckpointId) => {
-      const value = db.get(id)
+      // A cache that cannot be read is a cache that has nothing: the manifest is read instead.
+      let value: Buffer | undefined
+      try {
+        value = db.get(id)
+      } catch {
+        return undefined
+      }
       return value === undefined ? undefined : decodeInfo(value, id)
     },
     set: (info: CheckpointInfo) => {
