@@ -206,14 +206,15 @@ export async function sweepPacks(
     builder = new PackBuilder()
   }
   const copied = new Set<ChunkId>()
-  for (const { packId, entries, liveEntries } of repack) {
+  /** A repack candidate's data, checked; undefined when it is left as it is (unreadable, damaged). */
+  const readChecked = async ({ packId, entries, liveEntries }: (typeof repack)[number]) => {
     const dataBytes = entries.reduce((sum, entry) => sum + entry.storedLength, 0)
     let data: Uint8Array
     try {
       data = await readPackRange(blobs, packId, 0, dataBytes)
     } catch (error) {
       // A pack that cannot be read whole is left as it is (verify reports it), never repacked.
-      if (isCairnError(error, 'CORRUPT_OBJECT') || isCairnError(error, 'OUT_OF_RANGE')) continue
+      if (isCairnError(error, 'CORRUPT_OBJECT') || isCairnError(error, 'OUT_OF_RANGE')) return undefined
       throw error
     }
     // Checked before it is copied, in a few parallel groups (a worker message each; the dead
@@ -242,9 +243,27 @@ export async function sweepPacks(
       )
     } catch (error) {
       // A damaged chunk stays where it is, in its pack, for verify to report: never copied.
-      if (isCairnError(error, 'CORRUPT_OBJECT')) continue
+      if (isCairnError(error, 'CORRUPT_OBJECT')) return undefined
       throw error
     }
+    return data
+  }
+  // One pack ahead: the next candidate is read and checked while this one is copied and the new
+  // packs are put (two packs' data in memory at most).
+  const ahead = (i: number) => {
+    const item = repack[i]
+    if (item === undefined) return undefined
+    const pending = readChecked(item)
+    pending.catch(() => undefined) // awaited below; this only keeps it from being unhandled meanwhile
+    return pending
+  }
+  let next = ahead(0)
+  for (let i = 0; i < repack.length; i++) {
+    const item = repack[i]
+    const data = await next
+    next = ahead(i + 1)
+    if (item === undefined || data === undefined) continue
+    const { packId, liveEntries } = item
     for (const entry of liveEntries) {
       if (copied.has(entry.chunkId)) continue
       builder.add(entry.chunkId, entry.rawLength, {
