@@ -26,6 +26,13 @@ export function checkObjectHeader(
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
   const version = view.getUint16(8, true)
+  // Versions start at 1: a 0 is a flipped bit, not a format.
+  if (version === 0) {
+    throw new CairnError('CORRUPT_OBJECT', `${format.what} has a damaged header (version 0)`, {
+      op,
+      path: where,
+    })
+  }
   if (version > format.version) {
     throw new CairnError(
       'FORMAT_VERSION',

@@ -86,25 +86,24 @@ describe('packs', () => {
     expect(() => readFooter(bytes)).toThrow(expect.objectContaining({ code: 'CORRUPT_OBJECT' }))
   })
 
-  it('property: a flipped bit anywhere in the footer or trailer is CORRUPT_OBJECT (found by the crash proof: reserved bytes went unchecked)', () => {
+  it('every flipped bit in the footer or trailer is refused (found by the crash proof: reserved bytes and a version of 0 went unchecked)', () => {
     const { bytes } = buildPack([new Uint8Array(100).fill(1), new Uint8Array(50).fill(2)])
     const tail = PACK_TRAILER_BYTES + 2 * PACK_ENTRY_BYTES
-    fc.assert(
-      fc.property(fc.nat(tail - 1), fc.nat(7), (back, bit) => {
+    for (let back = 0; back < tail; back++) {
+      for (let bit = 0; bit < 8; bit++) {
         const damaged = bytes.slice()
         const at = damaged.length - 1 - back
         damaged[at] = (damaged[at] ?? 0) ^ (1 << bit)
-        // A flipped version bit may read as a newer format: refused too, with its own code.
         let code: unknown
         try {
           readFooter(damaged)
         } catch (error) {
           code = (error as { code?: unknown }).code
         }
-        expect(['CORRUPT_OBJECT', 'FORMAT_VERSION']).toContain(code)
-      }),
-      { numRuns: 400 },
-    )
+        // A flipped version bit may read as a newer format: refused too, with its own code.
+        expect(['CORRUPT_OBJECT', 'FORMAT_VERSION'], `byte ${String(at)} bit ${String(bit)}`).toContain(code)
+      }
+    }
   })
 
   it('a trailer that lies about its count or sizes is refused before anything is allocated', () => {
