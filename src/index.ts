@@ -25,6 +25,16 @@ export { createNodeVfs, NodeVfs } from './adapters/node/node-vfs.js'
 export type { NodeVfsOptions } from './adapters/node/node-vfs.js'
 export { createFsBlobStore, FsBlobStore } from './adapters/blob-fs/fs-blob-store.js'
 export type { FsBlobStoreOptions } from './adapters/blob-fs/fs-blob-store.js'
+// The S3 adapter loads the AWS SDK lazily, inside createS3BlobStore: importing cairn never loads it.
+export { createS3BlobStore, S3BlobStore } from './adapters/s3/s3-blob-store.js'
+export type { S3Stats } from './adapters/s3/s3-blob-store.js'
+export type {
+  S3ObjectsOptions,
+  S3Credentials,
+  S3RequestInterceptor,
+  S3WireRequest,
+  S3WireResponse,
+} from './adapters/s3/s3-options.js'
 export { SimDisk } from './adapters/sim/sim-disk.js'
 export type { SimDiskOptions, TraceLine } from './adapters/sim/sim-disk.js'
 export { CRASH_MODELS } from './adapters/sim/crash.js'
