@@ -39,12 +39,18 @@ import type { StoredManifest } from './snapshot/catalog.js'
 import { Cadence } from './snapshot/cadence.js'
 import type { CadenceOptions } from './snapshot/cadence.js'
 import { CHAIN_POLICY_DEFAULTS, buildManifest } from './snapshot/commit.js'
+import { encodeManifest } from './snapshot/manifest.js'
 import type { ChainPolicy, CheckpointRequest } from './snapshot/commit.js'
 import { ManifestCache } from './snapshot/manifest-cache.js'
 import { MemoryCatalogCache } from './snapshot/catalog-cache.js'
 import type { CatalogCache } from './snapshot/catalog-cache.js'
 import { Snapshot, infoOf } from './snapshot/snapshot.js'
 import { listTombstones, putTombstone, tombstoneError } from './snapshot/tombstones.js'
+import { CommitGuard, SHARED_TIMING_DEFAULTS } from './snapshot/commit-guard.js'
+import type { SharedTiming } from './snapshot/commit-guard.js'
+import { chunksOf, sharedGc, storeView } from './snapshot/shared-gc.js'
+import type { SharedGcReport } from './snapshot/shared-gc.js'
+import type { S3ObjectsOptions } from './adapters/s3/s3-options.js'
 import { planRetention } from './retention/plan.js'
 import type { RetentionPlan, RetentionPolicy } from './retention/plan.js'
 import type { CheckpointInfo } from './snapshot/snapshot.js'
@@ -71,6 +77,32 @@ export interface StoreOptions {
    * (default `Date.now`). Simulations and tests pass a virtual clock.
    */
   readonly clock?: () => number
+  /**
+   * Keep the objects (packs, index objects, manifests) in a shared object store instead of
+   * `<dir>/objects`: the log stays under `dir`. Several stores may share one object store (and
+   * deduplicate against each other's chunks), each under its own `name`; GC then runs in two
+   * phases that are safe beside writers on other machines (docs/SHARED.md).
+   */
+  readonly objects?: SharedObjectsOptions
+}
+
+/** Where a store's objects live when they are not under its directory. */
+export type SharedObjectsOptions = (
+  | { readonly s3: S3ObjectsOptions }
+  /** Any BlobStore (tests use a simulated one). */
+  | { readonly blobs: BlobStore }
+) & {
+  /** This store's name in the shared object store (default `'main'`); one writer per name. */
+  readonly name?: string
+  readonly timing?: Partial<SharedTiming>
+}
+
+/** The shared object store as the store uses it. */
+interface SharedContext {
+  readonly root: BlobStore
+  readonly name: string
+  readonly timing: SharedTiming
+  close(): Promise<void>
 }
 
 /** A checkpoint request: a full snapshot, or (with `parent`) a delta on it. */
@@ -96,6 +128,8 @@ export const DEFAULT_REPACK_DEAD_SHARE = 0.5
 export interface GcReport extends SweepReport {
   readonly manifestsDeleted: number
   readonly durationMs: number
+  /** In a shared object store: what this run condemned, and what it did with earlier runs' condemnations. */
+  readonly shared?: Pick<SharedGcReport, 'packsCondemned' | 'packsSpared' | 'runsDeleted'>
 }
 
 /** Something `recover()` found wrong and stepped over, never silently. */
@@ -120,7 +154,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const readOnly = options.readOnly === true
   const vfs = options.vfs ?? createNodeVfs({ root: options.dir })
   if (options.vfs === undefined && !readOnly) await vfs.mkdir('', { recursive: true })
-  if (readOnly) {
+  if (readOnly && options.objects === undefined) {
     // Reading must not create: a store that is not there is NOT_FOUND.
     const found = await vfs.stat('objects').then(
       (stat) => stat.kind === 'directory',
@@ -132,11 +166,15 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const release = readOnly ? () => Promise.resolve() : await takeStoreLock(vfs)
   let chunks: ChunkStore | undefined
   let catalog: CatalogCache | undefined
+  let shared: SharedContext | undefined
   try {
-    const blobs = await createFsBlobStore({
-      vfs: options.vfs ?? createNodeVfs({ root: options.dir, io: 'async' }),
-      root: 'objects',
-    })
+    shared = options.objects === undefined ? undefined : await openShared(options.objects)
+    const blobs =
+      shared?.root ??
+      (await createFsBlobStore({
+        vfs: options.vfs ?? createNodeVfs({ root: options.dir, io: 'async' }),
+        root: 'objects',
+      }))
     // A read-only store keeps its index in memory: it writes nothing, not even the cache.
     const index =
       options.vfs === undefined && !readOnly
@@ -158,13 +196,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         : new MemoryCatalogCache()
     const store = new Store(
       vfs,
-      blobs,
+      shared === undefined ? blobs : storeView(shared.root, shared.name),
       chunks,
       { ...CHAIN_POLICY_DEFAULTS, ...options.chain },
       readOnly,
       release,
       options.clock ?? Date.now,
       catalog,
+      shared,
     )
     // A read-only store leaves the log alone: opening it runs recovery, which may cut a torn tail.
     if (readOnly) return store
@@ -180,9 +219,25 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   } catch (error) {
     await chunks?.close().catch(() => undefined)
     await catalog?.close().catch(() => undefined)
+    await shared?.close().catch(() => undefined)
     await release()
     throw error
   }
+}
+
+async function openShared(options: SharedObjectsOptions): Promise<SharedContext> {
+  const name = options.name ?? 'main'
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
+    throw new CairnError('BAD_OPTION', `a store name is 1-128 letters, digits, '.', '_' or '-': ${name}`, {
+      op: 'store.open',
+    })
+  }
+  const timing = { ...SHARED_TIMING_DEFAULTS, ...options.timing }
+  if ('blobs' in options) return { root: options.blobs, name, timing, close: () => Promise.resolve() }
+  // Loaded only here: a store on the local disk never loads the AWS SDK.
+  const { createS3BlobStore } = await import('./adapters/s3/s3-blob-store.js')
+  const root = await createS3BlobStore(options.s3)
+  return { root, name, timing, close: () => root.close() }
 }
 
 export class Store {
@@ -202,6 +257,10 @@ export class Store {
   #committing: Promise<unknown> = Promise.resolve()
   readonly #cadences: Cadence[] = []
   #closed = false
+  /** Set when the objects live in a shared object store. */
+  readonly #shared: SharedContext | undefined
+  /** Packs found gone after a checkpoint stood on them (shared): never deduplicated against again. */
+  readonly #lostPacks = new Set<string>()
 
   /** Use `openStore`. */
   constructor(
@@ -213,7 +272,9 @@ export class Store {
     release: () => Promise<void>,
     clock: () => number,
     catalog: CatalogCache,
+    shared?: SharedContext,
   ) {
+    this.#shared = shared
     this.#clock = clock
     this.#catalog = catalog
     this.#vfs = vfs
@@ -303,19 +364,85 @@ export class Store {
         },
       )
     }
-    const parentChain = options.parent === undefined ? undefined : await this.#chainOf(options.parent)
-    // Creation times strictly increase in a store (one writer): they order its checkpoints, even
-    // two in one millisecond, or after the clock steps back.
-    const createdAt = Math.max(this.#clock(), (newest?.createdAt.getTime() ?? 0) + 1)
-    const manifest = await buildManifest(this.#chunks, options, parentChain, this.#policy, createdAt)
-    await this.#chunks.flush() // every chunk durable before the manifest that names them
-    const stored = await putManifest(this.#blobs, manifest)
-    this.#manifests.set(stored.id, stored)
-    const info = infoOf(stored)
-    this.#catalog.set(info)
-    this.#intact.add(stored.id)
-    await wal.truncateBefore(manifest.lsn + 1)
-    return info
+    // Beside GC on other machines: deduplicate against nothing condemned (commit-guard.ts).
+    const guard = this.#shared === undefined ? undefined : await this.#beginShared(this.#shared)
+    try {
+      const parentChain = options.parent === undefined ? undefined : await this.#chainOf(options.parent)
+      if (guard !== undefined && parentChain !== undefined && this.#shared !== undefined)
+        guard.checkChain(
+          this.#shared.name,
+          parentChain.map((link) => link.id),
+        )
+      // Creation times strictly increase in a store (one writer): they order its checkpoints, even
+      // two in one millisecond, or after the clock steps back.
+      const createdAt = Math.max(this.#clock(), (newest?.createdAt.getTime() ?? 0) + 1)
+      const manifest = await buildManifest(this.#chunks, options, parentChain, this.#policy, createdAt)
+      await this.#chunks.flush() // every chunk durable before the manifest that names them
+      const stored = await putManifest(this.#blobs, manifest).catch(async (error: unknown) => {
+        // The put may have landed all the same (an ambiguous failure): withdraw it, if we can.
+        if (guard !== undefined)
+          await this.#withdraw(encodeManifest(manifest).id, 'its put failed').catch(() => undefined)
+        throw error
+      })
+      this.#manifests.set(stored.id, stored)
+      if (guard !== undefined) await this.#checkShared(guard, stored, parentChain ?? [])
+      const info = infoOf(stored)
+      this.#catalog.set(info)
+      this.#intact.add(stored.id)
+      await wal.truncateBefore(manifest.lsn + 1)
+      return info
+    } finally {
+      this.#chunks.exclude(new Set())
+    }
+  }
+
+  /**
+   * Tombstones a checkpoint that was never acknowledged, dated 0: GC may take it at once, and a
+   * chain it breaks meanwhile holds nothing up.
+   */
+  async #withdraw(id: CheckpointId, why: string): Promise<void> {
+    await putTombstone(this.#blobs, id, { at: 0, reasons: [`withdrawn: ${why}`] })
+  }
+
+  async #beginShared(shared: SharedContext): Promise<CommitGuard> {
+    // The gc records first, then the index: a run that finished between the two has already
+    // taken its packs out of the index objects.
+    const guard = await CommitGuard.begin(shared.root, this.#clock, shared.timing)
+    await this.#chunks.refresh()
+    this.#chunks.exclude(new Set([...guard.excludedPacks, ...this.#lostPacks]))
+    return guard
+  }
+
+  /** After the manifest is put: withdrawn (tombstoned) with `CONFLICT` if a GC run elsewhere may be deleting what it stands on. */
+  async #checkShared(
+    guard: CommitGuard,
+    stored: StoredManifest,
+    chain: readonly StoredManifest[],
+  ): Promise<void> {
+    const packs = new Set<string>()
+    let unknownPacks = 0
+    for (const chunk of chunksOf(stored.manifest)) {
+      const pack = this.#chunks.packOf(chunk)
+      if (pack === undefined) unknownPacks++
+      else packs.add(pack)
+    }
+    const store = this.#shared?.name ?? ''
+    const danger = await guard.check({
+      packs,
+      unknownPacks,
+      manifests: chain.map((link) => ({ store, id: link.id })),
+    })
+    if (danger === undefined) return
+    const why = danger.reason
+    for (const pack of danger.gone) this.#lostPacks.add(pack)
+    await this.#withdraw(stored.id, why)
+    this.#manifests.delete(stored.id)
+    throw new CairnError('CONFLICT', `checkpoint withdrawn: ${why}`, {
+      op: 'store.checkpoint',
+      checkpoint: stored.id,
+      retryable: true,
+      hint: 'take the checkpoint again: the retry stores what GC condemned anew',
+    })
   }
 
   /** Every checkpoint, oldest first (by creation time, then LSN). */
@@ -434,6 +561,8 @@ export class Store {
   /** The state at a checkpoint (`'latest'`: the newest). */
   async snapshot(idOrLatest: CheckpointId | 'latest'): Promise<Snapshot> {
     this.#checkOpen('store.snapshot')
+    // Another machine's GC may have moved chunks (repacked): read where they are now.
+    if (this.#shared !== undefined) await this.#chunks.refresh()
     return new Snapshot(await this.#chainOf(idOrLatest), this.#chunks)
   }
 
@@ -477,9 +606,40 @@ export class Store {
     if (!(repackDeadShare > 0 && repackDeadShare <= 1)) {
       throw new CairnError('BAD_OPTION', 'repackDeadShare must be in (0, 1]', { op: 'store.gc' })
     }
-    const run = this.#committing.then(() => this.#gc(graceMs, repackDeadShare))
+    const shared = this.#shared
+    const run = this.#committing.then(() =>
+      shared === undefined
+        ? this.#gc(graceMs, repackDeadShare)
+        : this.#sharedGc(shared, graceMs, repackDeadShare),
+    )
     this.#committing = run.catch(() => undefined)
     return run
+  }
+
+  async #sharedGc(shared: SharedContext, graceMs: number, repackDeadShare: number): Promise<GcReport> {
+    const started = performance.now()
+    const report = await sharedGc(shared.root, this.#chunks, this.#clock, {
+      ...shared.timing,
+      graceMs,
+      repackDeadShare,
+    })
+    // Manifests of this store may be gone: facts are read again from what is left.
+    this.#manifests.clear()
+    this.#intact.clear()
+    return {
+      packsDeleted: report.packsDeleted,
+      packsRepacked: report.packsRepacked,
+      bytesFreed: report.bytesFreed,
+      chunksLive: report.chunksLive,
+      chunksDeleted: report.chunksDeleted,
+      manifestsDeleted: report.manifestsDeleted,
+      durationMs: performance.now() - started,
+      shared: {
+        packsCondemned: report.packsCondemned,
+        packsSpared: report.packsSpared,
+        runsDeleted: report.runsDeleted,
+      },
+    }
   }
 
   async #gc(graceMs: number, repackDeadShare: number): Promise<GcReport> {
@@ -586,6 +746,7 @@ export class Store {
   /** The newest checkpoint whose chain is intact, and the log after it; older ones when newer are damaged (with warnings). */
   async recover(): Promise<Recovery> {
     this.#checkOpen('store.recover')
+    if (this.#shared !== undefined) await this.#chunks.refresh()
     const warnings: RecoveryWarning[] = []
     const tombstones = await listTombstones(this.#blobs)
     const ids = (await listManifestIds(this.#blobs)).filter((id) => !tombstones.has(id)).sort()
@@ -700,7 +861,11 @@ export class Store {
           try {
             await this.#catalog.close()
           } finally {
-            await this.#release()
+            try {
+              await this.#shared?.close()
+            } finally {
+              await this.#release()
+            }
           }
         }
       }

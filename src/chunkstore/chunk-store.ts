@@ -21,7 +21,7 @@
 import { assert } from '../core/assert.js'
 import { CairnError } from '../core/errors.js'
 import { indexEntriesMax, packChunksMax } from '../core/limits.js'
-import type { ChunkId } from '../core/ids.js'
+import type { ChunkId, PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import { MemoryChunkIndex } from './chunk-index.js'
 import type { ChunkIndex } from './chunk-index.js'
@@ -37,6 +37,8 @@ import { SpanBuffers } from './span.js'
 import type { ChunkRef, IngestResult, IngestSink } from './ingest.js'
 import { syncIndex } from './index-sync.js'
 import { sweepPacks } from './sweep.js'
+import { deleteCondemnedPacks } from './condemned-delete.js'
+import type { CondemnedDeleteReport } from './condemned-delete.js'
 import type { SweepReport } from './sweep.js'
 import type { IndexSyncReport } from './index-sync.js'
 import { PackBuilder } from './pack.js'
@@ -164,6 +166,7 @@ export class ChunkStore {
   /** Set as `close()` begins: no new work is accepted. */
   #closing = false
   #packsWritten = 0
+  #excluded: ReadonlySet<string> = new Set()
   #packBytesWritten = 0
   readonly #lastSync: IndexSyncReport
 
@@ -200,9 +203,73 @@ export class ChunkStore {
     return this.#blobs
   }
 
-  /** True when the chunk is stored (durably, or pending in this session). */
+  /** True when the chunk is stored (durably, or pending in this session) outside the excluded packs. */
   has(id: ChunkId): boolean {
-    return this.#pending.has(id) || this.#index.has(id) || this.#overlay.has(id)
+    if (this.#pending.has(id)) return true
+    if (this.#excluded.size === 0) return this.#index.has(id) || this.#overlay.has(id)
+    const entry = this.#index.get(id) ?? this.#overlay.get(id)
+    return entry !== undefined && !this.#excluded.has(entry.packId)
+  }
+
+  /**
+   * Deduplicate against none of these packs until told otherwise: a chunk found only in them is
+   * stored again (GC on another machine condemned them; snapshot/commit-guard.ts).
+   */
+  exclude(packs: ReadonlySet<string>): void {
+    this.#excluded = packs
+  }
+
+  /** Merges index objects other machines put since the last look (a shared object store). */
+  refresh(): Promise<IndexSyncReport> {
+    return this.#serially('chunkstore.refresh', () =>
+      syncIndex(this.#blobs, this.#index, { writable: !this.#readOnly, overlay: this.#overlay }),
+    )
+  }
+
+  /**
+   * The first phase of GC in a shared object store: repacks as `sweep` does, deletes nothing, and
+   * gives back the packs that hold none of `live` (snapshot/shared-gc.ts).
+   */
+  condemn(
+    live: ReadonlySet<ChunkId>,
+    options: { readonly repackDeadShare?: number } = {},
+  ): Promise<SweepReport & { readonly condemned: readonly PackId[] }> {
+    return this.#serially('chunkstore.condemn', async () => {
+      if (this.#readOnly)
+        throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', {
+          op: 'chunkstore.condemn',
+        })
+      await this.#flush()
+      try {
+        return await sweepPacks(this.#blobs, live, {
+          repackDeadShare: options.repackDeadShare ?? 1,
+          packBytes: this.#packBytes,
+          check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
+          condemnOnly: true,
+        })
+      } finally {
+        await syncIndex(this.#blobs, this.#index, { writable: true, overlay: this.#overlay })
+      }
+    })
+  }
+
+  /** The second phase: deletes what a run condemned, as condemned-delete.ts allows. */
+  deleteCondemned(options: Parameters<typeof deleteCondemnedPacks>[1]): Promise<CondemnedDeleteReport> {
+    return this.#serially('chunkstore.deleteCondemned', async () => {
+      if (this.#readOnly)
+        throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', {
+          op: 'chunkstore.deleteCondemned',
+        })
+      await this.#flush()
+      this.#index.clear()
+      this.#overlay.clear()
+      await this.#index.flushed()
+      try {
+        return await deleteCondemnedPacks(this.#blobs, options)
+      } finally {
+        await syncIndex(this.#blobs, this.#index, { writable: true, overlay: this.#overlay })
+      }
+    })
   }
 
   /**
@@ -389,7 +456,7 @@ export class ChunkStore {
   /** What ingest asks of the store: claims against the index and pending chunks, and the open pack. */
   readonly #sink: IngestSink = {
     claim: (id, length) => {
-      if (this.#pending.has(id) || this.#index.has(id) || this.#overlay.has(id)) return false
+      if (this.has(id)) return false
       this.#pending.set(id, { rawLength: length, stored: undefined })
       return true
     },

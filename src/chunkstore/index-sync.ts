@@ -70,6 +70,8 @@ export async function syncIndex(
     try {
       entries = decodeIndexObject(await blobs.get(key), key)
     } catch (error) {
+      // Listed, then deleted (GC on another machine, in a shared object store): it is absent.
+      if (isCairnError(error, 'NOT_FOUND')) continue
       if (!isCairnError(error, 'CORRUPT_OBJECT')) throw error
       damaged.push({ key, error })
       continue

@@ -58,8 +58,13 @@ export async function sweepPacks(
      * taking `bytes` (a buffer of its own) with it.
      */
     readonly check?: (bytes: Uint8Array, entries: readonly IndexEntry[], base: number) => Promise<unknown>
+    /**
+     * Repack, then stop: delete nothing, and give back the packs that would be deleted (the first
+     * phase of GC in a shared object store: snapshot/shared-gc.ts).
+     */
+    readonly condemnOnly?: boolean
   },
-): Promise<SweepReport> {
+): Promise<SweepReport & { readonly condemned: readonly PackId[] }> {
   const check =
     options.check ??
     ((bytes: Uint8Array, entries: readonly IndexEntry[], base: number) => {
@@ -81,7 +86,14 @@ export async function sweepPacks(
   for await (const { key } of blobs.list('index/')) {
     // A damaged index object stops the sweep: a pack it names might be deleted while a cache
     // elsewhere still trusts it. Repair (a writable open) or verify first.
-    const entries = decodeIndexObject(await blobs.get(key), key)
+    let entries: IndexEntry[]
+    try {
+      entries = decodeIndexObject(await blobs.get(key), key)
+    } catch (error) {
+      // Deleted since the listing (a run on another machine, in a shared object store).
+      if (isCairnError(error, 'NOT_FOUND')) continue
+      throw error
+    }
     indexObjects.set(key, entries)
     for (const entry of entries) indexed.add(entry.packId)
   }
@@ -278,6 +290,18 @@ export async function sweepPacks(
     packsRepacked++
   }
   await flushBuilder()
+  if (options.condemnOnly === true) {
+    return {
+      packsDeleted: 0,
+      packsRepacked,
+      bytesFreed: 0,
+      chunksLive: present.size,
+      chunksDeleted: 0,
+      // Indexed packs only: an orphan may be a pack whose writer has yet to put its index object
+      // (condemned-delete.ts explains why deleting it would be unsafe).
+      condemned: packs.filter((packId) => deadPacks.has(packId) && indexed.has(packId)),
+    }
+  }
 
   // Steps 1 and 2: index objects.
   const named = new Set<PackId>()
@@ -324,5 +348,6 @@ export async function sweepPacks(
     bytesFreed,
     chunksLive: present.size,
     chunksDeleted: deletedChunks.size,
+    condemned: [],
   }
 }

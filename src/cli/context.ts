@@ -53,6 +53,7 @@ export function exitCodeOf(code: CairnErrorCode): number {
     case 'NOT_SUPPORTED':
     case 'OUT_OF_RANGE':
     case 'PRECONDITION_FAILED':
+    case 'CONFLICT':
       return EXIT.failed
   }
 }

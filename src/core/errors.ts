@@ -27,6 +27,7 @@ export const CAIRN_ERROR_CODES = [
   'NOT_SUPPORTED',
   'PRECONDITION_FAILED',
   'LIMIT_EXCEEDED',
+  'CONFLICT',
 ] as const
 
 export type CairnErrorCode = (typeof CAIRN_ERROR_CODES)[number]

@@ -57,6 +57,11 @@ export class ManifestCache {
     this.#weight -= item.weight
   }
 
+  clear(): void {
+    this.#items.clear()
+    this.#weight = 0
+  }
+
   get size(): number {
     return this.#items.size
   }
