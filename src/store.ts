@@ -56,6 +56,8 @@ import type { RetentionPlan, RetentionPolicy } from './retention/plan.js'
 import type { CheckpointInfo } from './snapshot/snapshot.js'
 import { openWal } from './wal/index.js'
 import { readLogReadOnly } from './wal/log-reader.js'
+import { ShippingLog } from './wal/shipping-schedule.js'
+import type { RestoreResult } from './wal/shipping-restore.js'
 import type { LogRecord, RecoveryReport, SyncMode, Wal } from './wal/index.js'
 
 export interface StoreOptions {
@@ -94,6 +96,12 @@ export type SharedObjectsOptions = (
 ) & {
   /** This store's name in the shared object store (default `'main'`); one writer per name. */
   readonly name?: string
+  /**
+   * Point-in-time recovery on a new machine: into an empty directory, restore the shipped log only
+   * up to this LSN, and recover the newest checkpoint at or before it. Such a store does not
+   * append or checkpoint (`NOT_SUPPORTED`): its history would fork from the shipped one.
+   */
+  readonly restoreTo?: number
   readonly timing?: Partial<SharedTiming>
 }
 
@@ -129,7 +137,7 @@ export interface GcReport extends SweepReport {
   readonly manifestsDeleted: number
   readonly durationMs: number
   /** In a shared object store: what this run condemned, and what it did with earlier runs' condemnations. */
-  readonly shared?: Pick<SharedGcReport, 'packsCondemned' | 'packsSpared' | 'runsDeleted'>
+  readonly shared?: Pick<SharedGcReport, 'packsCondemned' | 'packsSpared' | 'chunksRescued' | 'runsDeleted'>
 }
 
 /** Something `recover()` found wrong and stepped over, never silently. */
@@ -188,6 +196,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       ...(options.compression === undefined ? {} : { compression: options.compression }),
       ...(options.packBytes === undefined ? {} : { packBytes: options.packBytes }),
       ...(options.workers === undefined ? {} : { workers: options.workers }),
+      shared: shared !== undefined,
     })
     // Checkpoint facts by id, so opening reads no manifest (on disk beside the index cache).
     catalog =
@@ -208,11 +217,41 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     // A read-only store leaves the log alone: opening it runs recovery, which may cut a torn tail.
     if (readOnly) return store
     const newest = (await store.checkpoints()).at(-1)
+    if (shared !== undefined) {
+      // A new machine (no local log): the shipped log after the checkpoint recovery will use.
+      const restoreTo = options.objects?.restoreTo
+      if (restoreTo !== undefined && (!Number.isSafeInteger(restoreTo) || restoreTo < 0))
+        throw new CairnError('BAD_OPTION', 'restoreTo must be an LSN (an integer >= 0)', { op: 'store.open' })
+      const base =
+        restoreTo === undefined
+          ? newest
+          : (await store.checkpoints()).filter((c) => c.lsn <= restoreTo).at(-1)
+      const shipping = new ShippingLog({ vfs, dir: 'log', blobs: storeView(shared.root, shared.name) })
+      const restored = await shipping.restoreIfEmpty((base?.lsn ?? 0) + 1, restoreTo)
+      if (restoreTo !== undefined && restored === undefined && (base?.lsn ?? 0) < restoreTo) {
+        throw new CairnError(
+          'BAD_OPTION',
+          'restoreTo needs an empty directory and a shipped log reaching it',
+          {
+            op: 'store.open',
+            lsn: restoreTo,
+          },
+        )
+      }
+      store.attachShipping(shipping, restored, restoreTo)
+    }
     const wal = await openWal({
       vfs,
       dir: 'log',
       ...options.wal,
       ...(newest === undefined ? {} : { firstLsn: newest.lsn + 1 }),
+      ...(shared === undefined
+        ? {}
+        : {
+            onSealed: () => {
+              store.shipSoon()
+            },
+          }),
     })
     store.attachLog(wal)
     return store
@@ -261,6 +300,10 @@ export class Store {
   readonly #shared: SharedContext | undefined
   /** Packs found gone after a checkpoint stood on them (shared): never deduplicated against again. */
   readonly #lostPacks = new Set<string>()
+  #shipping: ShippingLog | undefined
+  #logRestored: RestoreResult | undefined
+  /** Set by a point-in-time restore: recovery stops there, and the log is not written. */
+  #restoreTo: number | undefined
 
   /** Use `openStore`. */
   constructor(
@@ -300,6 +343,34 @@ export class Store {
     this.#wal = wal
   }
 
+  /** Wires log shipping in (openStore does, once, for a shared object store). */
+  attachShipping(
+    shipping: ShippingLog,
+    restored: RestoreResult | undefined,
+    restoreTo: number | undefined,
+  ): void {
+    this.#shipping = shipping
+    this.#logRestored = restored
+    this.#restoreTo = restoreTo
+  }
+
+  /** The shipped log restored when this store opened on an empty directory, if any. */
+  get logRestored(): RestoreResult | undefined {
+    return this.#logRestored
+  }
+
+  /** What the last background ship of a sealed segment threw (undefined once a ship succeeds). */
+  get shippingError(): unknown {
+    return this.#shipping?.lastError
+  }
+
+  /** Ships sealed segments in the background, after whatever commits or collects now. */
+  shipSoon(): void {
+    const shipping = this.#shipping
+    if (shipping === undefined || this.#closed) return
+    this.#committing = this.#committing.then(() => shipping.shipQuietly())
+  }
+
   // --- the log ---
 
   /** Appends a record; resolves with its LSN once durable (under `sync: 'always'`). */
@@ -326,7 +397,7 @@ export class Store {
 
   /** Commits a checkpoint (full, or a delta on `parent`) and truncates the log behind its LSN. */
   async checkpoint(options: CheckpointOptions): Promise<CheckpointInfo> {
-    this.#checkOpen('store.checkpoint')
+    this.#log('store.checkpoint')
     if (this.#readOnly)
       throw new CairnError('NOT_SUPPORTED', 'the store is open read-only', { op: 'store.checkpoint' })
     const run = this.#committing.then(() => this.#checkpoint(options))
@@ -365,6 +436,8 @@ export class Store {
       )
     }
     // Beside GC on other machines: deduplicate against nothing condemned (commit-guard.ts).
+    // Every sealed segment shipped first: a failure here leaves nothing committed.
+    await this.#shipping?.ship()
     const guard = this.#shared === undefined ? undefined : await this.#beginShared(this.#shared)
     try {
       const parentChain = options.parent === undefined ? undefined : await this.#chainOf(options.parent)
@@ -389,7 +462,7 @@ export class Store {
       const info = infoOf(stored)
       this.#catalog.set(info)
       this.#intact.add(stored.id)
-      await wal.truncateBefore(manifest.lsn + 1)
+      await wal.truncateBefore(Math.min(manifest.lsn + 1, await this.#shippedBefore()))
       return info
     } finally {
       this.#chunks.exclude(new Set())
@@ -402,6 +475,16 @@ export class Store {
    */
   async #withdraw(id: CheckpointId, why: string): Promise<void> {
     await putTombstone(this.#blobs, id, { at: 0, reasons: [`withdrawn: ${why}`] })
+  }
+
+  /** How far the log may be truncated: behind segments shipped (no bound without shipping). */
+  async #shippedBefore(): Promise<number> {
+    if (this.#shipping === undefined) return Number.MAX_SAFE_INTEGER
+    try {
+      return (await this.#shipping.ship()).shippedBefore
+    } catch {
+      return 0 // the checkpoint is committed; the log stays whole until a ship succeeds (shippingError)
+    }
   }
 
   async #beginShared(shared: SharedContext): Promise<CommitGuard> {
@@ -626,6 +709,12 @@ export class Store {
     // Manifests of this store may be gone: facts are read again from what is left.
     this.#manifests.clear()
     this.#intact.clear()
+    // Shipped segments no checkpoint left here needs for its recovery.
+    const oldest = (await this.#sortedCheckpoints()).reduce<number | undefined>(
+      (lsn, info) => (lsn === undefined ? info.lsn : Math.min(lsn, info.lsn)),
+      undefined,
+    )
+    if (oldest !== undefined) await this.#shipping?.prune(oldest + 1)
     return {
       packsDeleted: report.packsDeleted,
       packsRepacked: report.packsRepacked,
@@ -637,6 +726,7 @@ export class Store {
       shared: {
         packsCondemned: report.packsCondemned,
         packsSpared: report.packsSpared,
+        chunksRescued: report.chunksRescued,
         runsDeleted: report.runsDeleted,
       },
     }
@@ -760,6 +850,10 @@ export class Store {
       }
     }
     candidates.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.lsn - a.lsn)
+    // A point-in-time restore recovers the newest checkpoint at or before its LSN.
+    const until = this.#restoreTo
+    if (until !== undefined)
+      candidates.splice(0, candidates.length, ...candidates.filter((c) => c.lsn <= until))
     for (const candidate of candidates) {
       try {
         const chain = await loadChain(this.#blobs, candidate.id, this.#manifests)
@@ -924,6 +1018,13 @@ export class Store {
 
   #log(op: string): Wal {
     this.#checkOpen(op)
+    if (this.#restoreTo !== undefined && op !== 'store.readLog') {
+      throw new CairnError('NOT_SUPPORTED', 'a store restored to a point in time does not write its log', {
+        op,
+        lsn: this.#restoreTo,
+        hint: 'recover, then carry the state on in a store of another name',
+      })
+    }
     if (this.#wal === undefined) {
       throw new CairnError('NOT_SUPPORTED', 'the store is open read-only', {
         op,

@@ -72,6 +72,11 @@ export interface ChunkStoreOptions {
   readonly workers?: number
   /** Open for reading only: nothing is written, not even a repaired index object. */
   readonly readOnly?: boolean
+  /**
+   * The object store is shared with stores on other machines (docs/SHARED.md): every new pack's id
+   * is salted, so no pack key is ever used twice, and no pack is indexed from its footer.
+   */
+  readonly shared?: boolean
 }
 
 export type { ChunkRef }
@@ -95,6 +100,8 @@ interface PendingChunk {
 interface SealedPack {
   readonly bytes: Uint8Array
   readonly entries: readonly PackEntry[]
+  /** Chosen at the first put, kept for a retry. */
+  packId?: PackId
 }
 
 /** Opens a chunk store on `blobs`, bringing the index cache up to date first. */
@@ -127,7 +134,11 @@ export async function openChunkStore(options: ChunkStoreOptions): Promise<ChunkS
   await loadChunkHasher()
   const index = options.index ?? new MemoryChunkIndex()
   const overlay = new MemoryChunkIndex()
-  const lastSync = await syncIndex(options.blobs, index, { writable: options.readOnly !== true, overlay })
+  const lastSync = await syncIndex(options.blobs, index, {
+    writable: options.readOnly !== true,
+    overlay,
+    footers: options.shared !== true,
+  })
   const work = workers === 0 ? inlineChunkWork() : workerChunkWork(workers)
   return new ChunkStore({
     ...options,
@@ -167,6 +178,7 @@ export class ChunkStore {
   #closing = false
   #packsWritten = 0
   #excluded: ReadonlySet<string> = new Set()
+  readonly #shared: boolean
   #packBytesWritten = 0
   readonly #lastSync: IndexSyncReport
 
@@ -182,8 +194,10 @@ export class ChunkStore {
     readonly work: ChunkWork
     readonly workers: number
     readonly readOnly?: boolean
+    readonly shared?: boolean
     readonly lastSync: IndexSyncReport
   }) {
+    this.#shared = init.shared === true
     this.#blobs = init.blobs
     this.#index = init.index
     this.#overlay = init.overlay ?? new MemoryChunkIndex()
@@ -222,7 +236,11 @@ export class ChunkStore {
   /** Merges index objects other machines put since the last look (a shared object store). */
   refresh(): Promise<IndexSyncReport> {
     return this.#serially('chunkstore.refresh', () =>
-      syncIndex(this.#blobs, this.#index, { writable: !this.#readOnly, overlay: this.#overlay }),
+      syncIndex(this.#blobs, this.#index, {
+        writable: !this.#readOnly,
+        overlay: this.#overlay,
+        footers: !this.#shared,
+      }),
     )
   }
 
@@ -244,17 +262,24 @@ export class ChunkStore {
         return await sweepPacks(this.#blobs, live, {
           repackDeadShare: options.repackDeadShare ?? 1,
           packBytes: this.#packBytes,
+          uniquePackIds: this.#shared,
           check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
           condemnOnly: true,
         })
       } finally {
-        await syncIndex(this.#blobs, this.#index, { writable: true, overlay: this.#overlay })
+        await syncIndex(this.#blobs, this.#index, {
+          writable: true,
+          overlay: this.#overlay,
+          footers: !this.#shared,
+        })
       }
     })
   }
 
   /** The second phase: deletes what a run condemned, as condemned-delete.ts allows. */
-  deleteCondemned(options: Parameters<typeof deleteCondemnedPacks>[1]): Promise<CondemnedDeleteReport> {
+  deleteCondemned(
+    options: Omit<Parameters<typeof deleteCondemnedPacks>[1], 'packBytes'>,
+  ): Promise<CondemnedDeleteReport> {
     return this.#serially('chunkstore.deleteCondemned', async () => {
       if (this.#readOnly)
         throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', {
@@ -265,9 +290,13 @@ export class ChunkStore {
       this.#overlay.clear()
       await this.#index.flushed()
       try {
-        return await deleteCondemnedPacks(this.#blobs, options)
+        return await deleteCondemnedPacks(this.#blobs, { ...options, packBytes: this.#packBytes })
       } finally {
-        await syncIndex(this.#blobs, this.#index, { writable: true, overlay: this.#overlay })
+        await syncIndex(this.#blobs, this.#index, {
+          writable: true,
+          overlay: this.#overlay,
+          footers: !this.#shared,
+        })
       }
     })
   }
@@ -401,10 +430,15 @@ export class ChunkStore {
         return await sweepPacks(this.#blobs, live, {
           repackDeadShare: options.repackDeadShare ?? 1,
           packBytes: this.#packBytes,
+          uniquePackIds: this.#shared,
           check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
         })
       } finally {
-        await syncIndex(this.#blobs, this.#index, { writable: true, overlay: this.#overlay })
+        await syncIndex(this.#blobs, this.#index, {
+          writable: true,
+          overlay: this.#overlay,
+          footers: !this.#shared,
+        })
       }
     })
   }
@@ -512,7 +546,7 @@ export class ChunkStore {
   async #putSealed(): Promise<void> {
     while (this.#sealed.length > 0) {
       const sealed = this.#sealed[0] as SealedPack
-      const flushed = await putSealedPack(this.#blobs, sealed)
+      const flushed = await putSealedPack(this.#blobs, sealed, { unique: this.#shared })
       this.#index.addIndexObject(flushed.indexKey, flushed.entries)
       for (const entry of flushed.entries) this.#pending.delete(entry.chunkId)
       this.#sealed.shift()

@@ -38,6 +38,11 @@ export async function syncIndex(
     readonly writable: boolean
     /** Where entries read from footers go when the store may not be written (not the cache). */
     readonly overlay: ChunkIndex
+    /**
+     * False in a shared object store: a pack no index object names is never indexed from its
+     * footer, as it may be one a GC run is deleting (shared-gc.ts). Default true.
+     */
+    readonly footers?: boolean
   },
 ): Promise<IndexSyncReport> {
   const listed = new Set<string>()
@@ -83,7 +88,9 @@ export async function syncIndex(
   commit()
   const damagedKeys = new Set(damaged.map((d) => d.key))
   const packsFromFooters =
-    damaged.length > 0 ? await mergeUnindexedPacks(blobs, cache, options, damagedKeys) : 0
+    damaged.length > 0 && options.footers !== false
+      ? await mergeUnindexedPacks(blobs, cache, options, damagedKeys)
+      : 0
   return { merged, damaged, packsFromFooters, rebuilt }
 }
 

@@ -11,6 +11,7 @@ import { CairnError, isCairnError } from '../core/errors.js'
 import type { ChunkId, PackId } from '../core/ids.js'
 import { parsePackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
+import { randomBytes } from 'node:crypto'
 import { computeChunkId } from './chunk-id.js'
 import { decodeChunk } from './codec.js'
 import { decodeIndexObject, encodeIndexObject } from './index-object.js'
@@ -67,20 +68,35 @@ export function flushPack(store: BlobStore, builder: PackBuilder): Promise<Flush
  * lengths, in order. That names the content as surely as hashing the whole pack would (chunk ids
  * already hash the data) at a thousandth of the cost.
  */
-export function packIdOf(sealed: {
-  readonly bytes: Uint8Array
-  readonly entries: readonly PackEntry[]
-}): PackId {
+export function packIdOf(
+  sealed: {
+    readonly bytes: Uint8Array
+    readonly entries: readonly PackEntry[]
+  },
+  nonce?: Uint8Array,
+): PackId {
   const tailBytes = sealed.entries.length * PACK_ENTRY_BYTES + PACK_TRAILER_BYTES
-  return computeChunkId(sealed.bytes.subarray(sealed.bytes.length - tailBytes)) as string as PackId
+  const tail = sealed.bytes.subarray(sealed.bytes.length - tailBytes)
+  if (nonce === undefined) return computeChunkId(tail) as string as PackId
+  const salted = new Uint8Array(tail.length + nonce.length)
+  salted.set(tail)
+  salted.set(nonce, tail.length)
+  return computeChunkId(salted) as string as PackId
 }
 
-/** `flushPack` for a pack already sealed (kept by the caller so a failed put can be retried). */
+/**
+ * `flushPack` for a pack already sealed (kept by the caller so a failed put can be retried).
+ * With `unique`, the pack id is salted with random bytes: in a shared object store a pack key is
+ * never used twice, so a GC run that decided long ago to delete a pack can never delete a new pack
+ * of the same content put since (docs/SHARED.md). The caller keeps the id for retries of the put.
+ */
 export async function putSealedPack(
   store: BlobStore,
-  sealed: { readonly bytes: Uint8Array; readonly entries: readonly PackEntry[] },
+  sealed: { readonly bytes: Uint8Array; readonly entries: readonly PackEntry[]; packId?: PackId },
+  options: { readonly unique?: boolean } = {},
 ): Promise<FlushedPack> {
-  const packId = packIdOf(sealed)
+  sealed.packId ??= packIdOf(sealed, options.unique === true ? randomBytes(16) : undefined)
+  const packId = sealed.packId
   await putContent(store, packKey(packId), sealed.bytes)
   const entries = sealed.entries.map((entry) => indexEntryOf(entry, packId))
   const indexKey = await putIndexObject(store, entries)

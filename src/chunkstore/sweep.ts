@@ -63,6 +63,8 @@ export async function sweepPacks(
      * phase of GC in a shared object store: snapshot/shared-gc.ts).
      */
     readonly condemnOnly?: boolean
+    /** Salt the new packs' ids (chunk-store.ts). */
+    readonly uniquePackIds?: boolean
   },
 ): Promise<SweepReport & { readonly condemned: readonly PackId[] }> {
   const check =
@@ -211,7 +213,7 @@ export async function sweepPacks(
   let builder = new PackBuilder()
   const flushBuilder = async () => {
     if (builder.chunkCount === 0) return
-    const flushed = await putSealedPack(blobs, builder.seal())
+    const flushed = await putSealedPack(blobs, builder.seal(), { unique: options.uniquePackIds === true })
     // The same content may already be there (a repack cut short wrote it): it lives now.
     livePacks.add(flushed.packId)
     deadPacks.delete(flushed.packId)

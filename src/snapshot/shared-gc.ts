@@ -59,8 +59,10 @@ export interface SharedGcReport {
   readonly manifestsDeleted: number
   /** Packs this run condemned (deleted by a later run). */
   readonly packsCondemned: number
-  /** Condemned packs kept when deleting: a checkpoint put since needs them. */
+  /** Condemned packs kept when deleting: unreadable, or tied by an index object to a pack kept. */
   readonly packsSpared: number
+  /** Live chunks copied out of condemned packs before they went: checkpoints put since need them. */
+  readonly chunksRescued: number
   /** Earlier runs whose condemnations this one deleted. */
   readonly runsDeleted: number
 }
@@ -71,7 +73,14 @@ export async function sharedGc(
   clock: () => number,
   options: SharedTiming & { readonly graceMs: number; readonly repackDeadShare: number },
 ): Promise<SharedGcReport> {
-  const totals = { packsDeleted: 0, bytesFreed: 0, chunksDeleted: 0, manifestsDeleted: 0, packsSpared: 0 }
+  const totals = {
+    packsDeleted: 0,
+    bytesFreed: 0,
+    chunksDeleted: 0,
+    manifestsDeleted: 0,
+    packsSpared: 0,
+    chunksRescued: 0,
+  }
   let runsDeleted = 0
   // Phase 2 for earlier runs: those old enough, and those whose deletion was cut short.
   const state = await readGcState(root)
@@ -90,6 +99,7 @@ export async function sharedGc(
     totals.chunksDeleted += done.chunksDeleted
     totals.manifestsDeleted += done.manifestsDeleted
     totals.packsSpared += done.packsSpared
+    totals.chunksRescued += done.chunksRescued
     runsDeleted++
   }
   // Records of runs finished long enough ago that no writer can still be looking for them.
@@ -138,6 +148,7 @@ async function deleteRun(
   chunksDeleted: number
   manifestsDeleted: number
   packsSpared: number
+  chunksRescued: number
 }> {
   await putMarker(root, record.run, 'deleting', clock())
   // After the marker: what every unfinished run condemned (none of it is a safe copy), then the
@@ -175,6 +186,7 @@ async function deleteRun(
     chunksDeleted: swept.chunksDeleted,
     manifestsDeleted: doomed.length,
     packsSpared: swept.packsSpared,
+    chunksRescued: swept.chunksRescued,
   }
 }
 

@@ -24,6 +24,11 @@ export interface WalOptions {
   readonly recovery?: RecoveryMode
   /** The LSN of the first record of a new, empty log. Default 1. */
   readonly firstLsn?: number
+  /**
+   * Called (not awaited) each time a segment is sealed: durable whole, its successor created.
+   * Log shipping uses it to upload sealed segments as they seal.
+   */
+  readonly onSealed?: (segmentName: string) => void
 }
 
 /** The options once checked, with their defaults filled in. */
@@ -34,6 +39,7 @@ export interface WalConfig {
   readonly mode: RecoveryMode
   readonly segmentBytes: number
   readonly syncIntervalMs: number
+  readonly onSealed: ((segmentName: string) => void) | undefined
 }
 
 function badOption(message: string): CairnError {
@@ -55,7 +61,15 @@ export function parseWalOptions(options: WalOptions): { config: WalConfig; first
   if (!Number.isFinite(syncIntervalMs) || syncIntervalMs < 0) throw badOption('syncIntervalMs must be >= 0')
   if (!Number.isSafeInteger(firstLsn) || firstLsn < 1) throw badOption('firstLsn must be an integer >= 1')
   return {
-    config: { vfs: options.vfs, dir: options.dir ?? 'wal', sync, mode, segmentBytes, syncIntervalMs },
+    config: {
+      vfs: options.vfs,
+      dir: options.dir ?? 'wal',
+      sync,
+      mode,
+      segmentBytes,
+      syncIntervalMs,
+      onSealed: options.onSealed,
+    },
     firstLsn,
   }
 }

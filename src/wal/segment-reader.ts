@@ -2,14 +2,19 @@
  * Reading frames out of one segment file with bounded memory: a window of about 1 MiB slides
  * forward as frames are consumed (a frame larger than the window is read on its own).
  * `readFrameAt` never trusts a length before checking it against the file size and the limits,
- * so a lying header costs a comparison, never an allocation.
+ * so a lying header costs a comparison, never an allocation. `checkSegmentBytes` checks a whole
+ * segment held in memory (log shipping) with the same reader.
  */
+import { CairnError } from '../core/errors.js'
 import type { VfsFile } from '../core/ports.js'
 import { walReadChunkBytes } from '../core/limits.js'
 import {
   FRAME_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
   decodeFrameHeader,
   decodeRecords,
+  decodeSegmentHeader,
+  encodeFrame,
   frameChecksum,
   storedChecksum,
 } from './format.js'
@@ -28,14 +33,18 @@ export type FrameRead =
   | { readonly kind: 'end'; readonly offset: number }
   | { readonly kind: 'damage'; readonly offset: number; readonly reason: DamageReason }
 
-/** Sequential, windowed reads of one file whose size is fixed for the reader's life. */
+/**
+ * Sequential, windowed reads of one file whose size is fixed for the reader's life. Only `read`
+ * is used, so bytes already in memory (a segment downloaded from an object store) can be read
+ * through the same checks.
+ */
 export class WindowReader {
-  readonly file: VfsFile
+  readonly file: Pick<VfsFile, 'read'>
   readonly size: number
   #start = 0
   #window: Uint8Array = new Uint8Array(0)
 
-  constructor(file: VfsFile, size: number) {
+  constructor(file: Pick<VfsFile, 'read'>, size: number) {
     this.file = file
     this.size = size
   }
@@ -130,4 +139,72 @@ export async function nextNonZero(reader: WindowReader, offset: number): Promise
     at += bytes.length
   }
   return reader.size
+}
+
+/** A segment checked whole in memory. */
+export interface CheckedSegment {
+  /** The segment's bytes; cut after `cutAfter`, when given, with its last frame re-encoded. */
+  readonly bytes: Uint8Array
+  /** The last LSN the (cut) bytes hold; base LSN - 1 when they hold no frame. */
+  readonly lastLsn: number
+}
+
+/**
+ * Checks a whole segment held in memory with the log's own reader: the header (and its base LSN
+ * against `baseLsn`), then every frame's plausibility, CRC, records and LSN, back to back to the
+ * last byte. `CORRUPT_LOG` (or `FORMAT_VERSION`) names `place.path` and the offset.
+ *
+ * With `cutAfter`, frames after that LSN are neither read nor kept, and a frame holding it in
+ * the middle is re-encoded with only its records up to it (same first LSN, synced LSN and salt),
+ * so the result ends exactly at `cutAfter` (or earlier, if the segment does).
+ */
+export async function checkSegmentBytes(
+  bytes: Uint8Array,
+  baseLsn: number,
+  place: { readonly op: string; readonly path: string },
+  cutAfter?: number,
+): Promise<CheckedSegment> {
+  const header = decodeSegmentHeader(bytes)
+  if (header === 'version') {
+    throw new CairnError('FORMAT_VERSION', 'the segment was written by a newer version of cairn', {
+      ...place,
+      offset: 0,
+      hint: 'upgrade cairn to read this log',
+    })
+  }
+  if (typeof header === 'string' || header.baseLsn !== baseLsn) {
+    const why =
+      typeof header === 'string' ? header : `base LSN ${String(header.baseLsn)}, not ${String(baseLsn)}`
+    throw new CairnError('CORRUPT_LOG', `the segment header is damaged (${why})`, { ...place, offset: 0 })
+  }
+  const reader = new WindowReader(
+    { read: (position, length) => Promise.resolve(bytes.subarray(position, position + length)) },
+    bytes.length,
+  )
+  let at = SEGMENT_HEADER_BYTES
+  let lsn = baseLsn
+  while (cutAfter === undefined || lsn <= cutAfter) {
+    const read = await readFrameAt(reader, at, header.salt)
+    if (read.kind === 'end') break
+    if (read.kind === 'damage' || read.header.firstLsn !== lsn) {
+      const reason = read.kind === 'damage' ? read.reason : 'lsn'
+      throw new CairnError('CORRUPT_LOG', `${reason} at the frame for LSN ${String(lsn)}`, {
+        ...place,
+        offset: at,
+        lsn,
+      })
+    }
+    const { firstLsn, count, syncedLsn } = read.header
+    if (cutAfter !== undefined && firstLsn + count - 1 > cutAfter) {
+      const kept = read.records.slice(0, cutAfter - firstLsn + 1)
+      const frame = encodeFrame([kept], firstLsn, syncedLsn, header.salt)
+      const cut = new Uint8Array(at + frame.length)
+      cut.set(bytes.subarray(0, at))
+      cut.set(frame, at)
+      return { bytes: cut, lastLsn: cutAfter }
+    }
+    lsn += count
+    at += FRAME_HEADER_BYTES + read.header.payloadBytes
+  }
+  return { bytes: at === bytes.length ? bytes : bytes.subarray(0, at), lastLsn: lsn - 1 }
 }

@@ -28,6 +28,12 @@ export function segmentName(baseLsn: number): string {
   return `${String(baseLsn).padStart(20, '0')}.seg`
 }
 
+/** The base LSN a segment file name stands for, or undefined when it is not a segment's name. */
+export function baseLsnOfName(name: string): number | undefined {
+  const digits = NAME.exec(name)?.[1]
+  return digits === undefined ? undefined : Number(digits)
+}
+
 /** The segments in `dir`, oldest first, and the temp files a crashed creation left. */
 export async function listSegments(
   vfs: Vfs,

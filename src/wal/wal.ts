@@ -429,6 +429,7 @@ export class Wal {
     this.#allocatedEnd = SEGMENT_HEADER_BYTES
     this.#syncedEnd = SEGMENT_HEADER_BYTES
     this.#stats.rotations += 1
+    this.#config.onSealed?.(this.#segments.at(-2)?.name ?? '')
   }
 
   /** A write failed: cut its bytes back off and reject it and everything queued behind it. */

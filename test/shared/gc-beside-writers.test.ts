@@ -47,8 +47,12 @@ class RecordingBlobStore extends MemoryBlobStore {
     this.everPut.add(key)
     if (process.env.CAIRN_SHARED_TRACE === '1') {
       let extra = ''
-      if (key.startsWith('index/'))
-        extra = ` packs=${[...new Set(decodeIndexObject(data, key).map((e) => e.packId.slice(0, 8)))].join(',')}`
+      if (key.startsWith('index/')) {
+        const entries = decodeIndexObject(data, key)
+        const watch = process.env.CAIRN_SHARED_CHUNK
+        const holds = watch !== undefined && entries.some((e) => e.chunkId.startsWith(watch))
+        extra = ` packs=${[...new Set(entries.map((e) => e.packId.slice(0, 8)))].join(',')}${holds ? ` HOLDS ${watch}` : ''}`
+      }
       if (key.startsWith('gc/') && key.endsWith('condemned'))
         extra = ' ' + new TextDecoder().decode(data).replace(/"([0-9a-f]{8})[0-9a-f]{56}"/g, '$1')
       this.trace.push(`${String(this.trace.length)} put ${key.slice(0, 60)}${extra}`)
@@ -73,6 +77,7 @@ interface Totals {
   packsCondemned: number
   packsDeleted: number
   packsSpared: number
+  chunksRescued: number
   manifestsDeleted: number
   steps: number
   stalls: number
@@ -180,6 +185,7 @@ async function gcOnce(store: Store, rng: Rng, totals: Totals): Promise<void> {
   totals.manifestsDeleted += report.manifestsDeleted
   totals.packsCondemned += report.shared?.packsCondemned ?? 0
   totals.packsSpared += report.shared?.packsSpared ?? 0
+  totals.chunksRescued += report.shared?.chunksRescued ?? 0
 }
 
 /** Runs `op`; a typed failure (injected, or CONFLICT) is counted and the store reopened. */
@@ -280,12 +286,13 @@ let lastRoot: RecordingBlobStore | undefined
 
 async function episode(seed: number, totals: Totals): Promise<void> {
   const rng = createRng(seed)
+  const root = new RecordingBlobStore()
   const scheduler = new Scheduler(rng.fork(), {
     faultBefore: 0.01,
     faultAmbiguous: 0.01,
     jumpMs: TIMING.markerRetentionMs + 500,
+    ...(process.env.CAIRN_SHARED_TRACE === '1' ? { trace: root.trace } : {}),
   })
-  const root = new RecordingBlobStore()
   lastRoot = root
   const pool = makePool(rng)
   const skew = () => rng.int(2 * TIMING.maxClockSkewMs + 1) - TIMING.maxClockSkewMs
@@ -342,6 +349,7 @@ describe('GC beside writers on other machines (I9)', () => {
       packsCondemned: 0,
       packsDeleted: 0,
       packsSpared: 0,
+      chunksRescued: 0,
       manifestsDeleted: 0,
       steps: 0,
       stalls: 0,
@@ -371,7 +379,7 @@ describe('GC beside writers on other machines (I9)', () => {
   ${String(totals.steps)} scheduled requests, ${String(totals.stalls)} stalls, ${String(totals.clockJumps)} clock jumps past marker retention
   faults: ${String(totals.failedBefore)} failed before applying, ${String(totals.ambiguous)} ambiguous (applied, reported failed)
   ${String(totals.acknowledged)} checkpoints acknowledged (${String(totals.deltas)} deltas), ${String(totals.conflicts)} withdrawn with CONFLICT; typed failures ${JSON.stringify(totals.typedFailures)}
-  ${String(totals.gcRuns)} GC runs: ${String(totals.packsCondemned)} packs condemned, ${String(totals.packsDeleted)} deleted, ${String(totals.packsSpared)} spared; ${String(totals.manifestsDeleted)} manifests deleted
+  ${String(totals.gcRuns)} GC runs: ${String(totals.packsCondemned)} packs condemned, ${String(totals.packsDeleted)} deleted, ${String(totals.packsSpared)} spared, ${String(totals.chunksRescued)} live chunks copied out first; ${String(totals.manifestsDeleted)} manifests deleted
   ${String(totals.restoresChecked)} restores of acknowledged checkpoints byte-exact; acknowledged checkpoints that lost a chunk: 0`)
     // Not vacuous: GC deleted, writers raced it, and faults landed.
     expect(totals.packsDeleted).toBeGreaterThan(0)

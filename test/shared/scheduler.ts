@@ -31,12 +31,20 @@ export class Scheduler {
   #stalled: string | undefined
   #stallSteps = 0
   readonly #faults: { readonly before: number; readonly ambiguous: number; readonly jump: number }
+  /** When given, every request applied, by actor (CAIRN_SHARED_TRACE). */
+  readonly #trace: string[] | undefined
 
   constructor(
     rng: Rng,
-    options: { readonly faultBefore: number; readonly faultAmbiguous: number; readonly jumpMs: number },
+    options: {
+      readonly faultBefore: number
+      readonly faultAmbiguous: number
+      readonly jumpMs: number
+      readonly trace?: string[]
+    },
   ) {
     this.#rng = rng
+    this.#trace = options.trace
     this.#faults = { before: options.faultBefore, ambiguous: options.faultAmbiguous, jump: options.jumpMs }
   }
 
@@ -49,6 +57,7 @@ export class Scheduler {
         throw injected(op, key)
       }
       const result = await apply()
+      this.#trace?.push(`  [${actor}] ${op} ${key}`)
       if (mutates && this.#rng.chance(this.#faults.ambiguous)) {
         this.counters.ambiguous++
         throw injected(op, key)

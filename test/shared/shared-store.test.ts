@@ -54,6 +54,42 @@ function onFirstPut(root: BlobStore, prefix: string, hook: () => Promise<void>):
   }
 }
 
+/** Holds the first delete of an `index/` key (a deleter's first act) until `release()`; `stalled` resolves when it waits. */
+function stallFirstDelete(root: BlobStore): {
+  blobs: BlobStore
+  stalled: Promise<void>
+  release: () => void
+} {
+  let signal: () => void = () => undefined
+  const stalled = new Promise<void>((resolve) => {
+    signal = resolve
+  })
+  let release: () => void = () => undefined
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let held = false
+  return {
+    blobs: {
+      properties: root.properties,
+      put: (key, bytes, options) => root.put(key, bytes, options),
+      get: (key, range) => root.get(key, range),
+      head: (key) => root.head(key),
+      list: (prefix) => root.list(prefix),
+      delete: async (keys) => {
+        if (!held && keys.some((key) => key.startsWith('index/'))) {
+          held = true
+          signal()
+          await released
+        }
+        return root.delete(keys)
+      },
+    },
+    stalled,
+    release,
+  }
+}
+
 /** A checkpoint of `bytes` as entry `state` (one log record first). */
 async function save(store: Store, bytes: Uint8Array): Promise<string> {
   const lsn = await store.append(new Uint8Array([1]))
@@ -61,6 +97,57 @@ async function save(store: Store, bytes: Uint8Array): Promise<string> {
 }
 
 describe('stores sharing one object store', () => {
+  it('a deleter that stalls after deciding, while another finishes the same run, harms no checkpoint put since', async () => {
+    const root = new MemoryBlobStore()
+    const clock = { now: 1_000_000 }
+    const a = await openShared(root, 'a', clock)
+    const old = data(7, 300_000)
+    await save(a, old)
+    await save(a, data(8, 150_000))
+    await a.retain({ keepLast: 1 })
+    const g1 = await openShared(root, 'g1', clock)
+    const stall = stallFirstDelete(root)
+    const g2 = await openSimStore(new SimDisk({ seed: 11 }), {
+      objects: { blobs: stall.blobs, name: 'g2', timing: TIMING },
+      clock: () => clock.now,
+      packBytes: 64 * 1024,
+    })
+    let stalledRun: Promise<unknown> = Promise.resolve()
+    // b's first checkpoint of `old` deduplicates against the old packs. Before its manifest lands,
+    // g1 condemns them and g2 begins deleting them, then stalls before its first delete.
+    // After the manifest lands and before b withdraws it, g1 takes the run over and finishes it
+    // (b's manifest is live in its listing, so the old chunks count as live).
+    const hooked = onFirstPut(
+      onFirstPut(root, 'stores/b/tombstones/', async () => {
+        const finished = await g1.gc({ graceMs: 0 })
+        expect(finished.shared?.runsDeleted).toBe(1)
+      }),
+      'stores/b/manifests/',
+      async () => {
+        await g1.gc({ graceMs: 0 })
+        clock.now += TIMING.deleteAfterMs
+        stalledRun = g2.gc({ graceMs: 0 })
+        await stall.stalled
+      },
+    )
+    const b = await openSimStore(new SimDisk({ seed: 12 }), {
+      objects: { blobs: hooked, name: 'b', timing: TIMING },
+      clock: () => clock.now,
+      packBytes: 64 * 1024,
+      chunking: { minSize: 256, avgSize: 1024, maxSize: 4096 },
+    })
+    let lsn = await b.append(new Uint8Array([1]))
+    await expectCairnError(b.checkpoint({ lsn, entries: { state: old } }), 'CONFLICT')
+    // The run is done; b takes the checkpoint again, and g2 wakes and deletes what it decided.
+    lsn = await b.append(new Uint8Array([2]))
+    const again = await b.checkpoint({ lsn, entries: { state: old } })
+    stall.release()
+    await stalledRun
+    expect(await (await b.snapshot(again.id)).read('state')).toEqual(old)
+    expect((await b.verify({ readData: true })).problems).toEqual([])
+    await Promise.all([a.close(), b.close(), g1.close(), g2.close()])
+  })
+
   it('deduplicate against each other, and each sees only its own checkpoints', async () => {
     const root = new MemoryBlobStore()
     const clock = { now: 1_000_000 }
@@ -152,7 +239,7 @@ describe('stores sharing one object store', () => {
     await gcMachine.close()
   })
 
-  it('a checkpoint put after a condemnation but before its deletion begins keeps what it needs (spared)', async () => {
+  it('a checkpoint put after a condemnation but before its deletion begins keeps what it needs (its chunks are copied out first)', async () => {
     const root = new MemoryBlobStore()
     const clock = { now: 1_000_000 }
     const a = await openShared(root, 'a', clock)
@@ -174,7 +261,7 @@ describe('stores sharing one object store', () => {
     const info = await save(b, old) // acknowledged: no deletion began before its check
     clock.now += TIMING.deleteAfterMs
     const deleted = await gcMachine.gc({ graceMs: 0 })
-    expect(deleted.shared?.packsSpared).toBeGreaterThan(0)
+    expect(deleted.shared?.chunksRescued).toBeGreaterThan(0)
     expect(await (await b.snapshot(parseCheckpointId(info))).read('state')).toEqual(old)
     expect((await b.verify({ readData: true })).problems).toEqual([])
     await a.close()
