@@ -439,6 +439,7 @@ export class Store {
     // Every sealed segment shipped first: a failure here leaves nothing committed.
     await this.#shipping?.ship()
     const guard = this.#shared === undefined ? undefined : await this.#beginShared(this.#shared)
+    const ownPacks = this.#chunks.packsPutFromNow()
     try {
       const parentChain = options.parent === undefined ? undefined : await this.#chainOf(options.parent)
       if (guard !== undefined && parentChain !== undefined && this.#shared !== undefined)
@@ -458,7 +459,7 @@ export class Store {
         throw error
       })
       this.#manifests.set(stored.id, stored)
-      if (guard !== undefined) await this.#checkShared(guard, stored, parentChain ?? [])
+      if (guard !== undefined) await this.#checkShared(guard, stored, parentChain ?? [], ownPacks)
       const info = infoOf(stored)
       this.#catalog.set(info)
       this.#intact.add(stored.id)
@@ -501,6 +502,7 @@ export class Store {
     guard: CommitGuard,
     stored: StoredManifest,
     chain: readonly StoredManifest[],
+    ownPacks: ReadonlySet<string>,
   ): Promise<void> {
     const packs = new Set<string>()
     let unknownPacks = 0
@@ -512,6 +514,7 @@ export class Store {
     const store = this.#shared?.name ?? ''
     const danger = await guard.check({
       packs,
+      ownPacks,
       unknownPacks,
       manifests: chain.map((link) => ({ store, id: link.id })),
     })

@@ -177,6 +177,8 @@ export class ChunkStore {
   /** Set as `close()` begins: no new work is accepted. */
   #closing = false
   #packsWritten = 0
+  /** Packs this store put since `packsPutSince` last began counting (a shared store's commit guard). */
+  #recentPacks: Set<string> | undefined
   #excluded: ReadonlySet<string> = new Set()
   readonly #shared: boolean
   #packBytesWritten = 0
@@ -231,6 +233,15 @@ export class ChunkStore {
    */
   exclude(packs: ReadonlySet<string>): void {
     this.#excluded = packs
+  }
+
+  /**
+   * Starts recording the packs this store puts; the set it returns fills as they land (until the
+   * next call). A shared store's commit guard need not look again for packs it put itself.
+   */
+  packsPutFromNow(): ReadonlySet<string> {
+    this.#recentPacks = new Set()
+    return this.#recentPacks
   }
 
   /** Merges index objects other machines put since the last look (a shared object store). */
@@ -551,6 +562,7 @@ export class ChunkStore {
       for (const entry of flushed.entries) this.#pending.delete(entry.chunkId)
       this.#sealed.shift()
       this.#packsWritten++
+      this.#recentPacks?.add(flushed.packId)
       this.#packBytesWritten += sealed.bytes.length
     }
   }

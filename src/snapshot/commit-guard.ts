@@ -40,6 +40,11 @@ export const SHARED_TIMING_DEFAULTS: SharedTiming = {
 /** What a checkpoint stands on: the packs its own chunks were found in, and its chain's manifests. */
 export interface CommitDependencies {
   readonly packs: ReadonlySet<string>
+  /**
+   * Of those, the packs this checkpoint put itself: a run condemning one came after it began, so
+   * the markers cover them, and they need no HEAD.
+   */
+  readonly ownPacks: ReadonlySet<string>
   /** Packs unknown: a chunk whose pack could not be told (always danger). */
   readonly unknownPacks: number
   readonly manifests: readonly ManifestRef[]
@@ -131,7 +136,10 @@ export class CommitGuard {
     if (why !== undefined) return { reason: why, gone: [] }
     // Belt and braces: every pack it stands on is there now (an index object may name a pack that
     // is gone, e.g. one rebuilt from a footer by a store elsewhere just before a deletion).
-    const gone = await packsGone(this.#root, deps.packs)
+    const gone = await packsGone(
+      this.#root,
+      new Set([...deps.packs].filter((pack) => !deps.ownPacks.has(pack))),
+    )
     if (gone.length > 0)
       return { reason: `${String(gone.length)} pack(s) its chunks were found in are gone`, gone }
     return undefined

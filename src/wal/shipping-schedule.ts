@@ -21,6 +21,8 @@ export class ShippingLog {
   readonly #blobs: BlobStore
   readonly #shipper: LogShipper
   #lastError: unknown
+  /** The sealed segments shipped by the last ship that succeeded (a local listing is free). */
+  #shippedNames = ''
 
   constructor(options: { readonly vfs: Vfs; readonly dir: string; readonly blobs: BlobStore }) {
     this.#vfs = options.vfs
@@ -72,7 +74,15 @@ export class ShippingLog {
     // Listed first: every segment sealed by now is shipped below, so the active one's base bounds it.
     try {
       const { segments } = await listSegments(this.#vfs, this.#dir)
-      await this.#shipper.ship()
+      // Nothing sealed since the last ship: no request at all.
+      const sealed = segments
+        .slice(0, -1)
+        .map((segment) => segment.name)
+        .join(',')
+      if (sealed !== this.#shippedNames || this.#lastError !== undefined) {
+        await this.#shipper.ship()
+        this.#shippedNames = sealed
+      }
       this.#lastError = undefined
       return { shippedBefore: segments.at(-1)?.baseLsn ?? 1 }
     } catch (error) {
