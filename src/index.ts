@@ -35,6 +35,7 @@ export type {
   S3WireRequest,
   S3WireResponse,
 } from './adapters/s3/s3-options.js'
+export { MemoryBlobStore } from './adapters/memory/memory-blob-store.js'
 export { SimDisk } from './adapters/sim/sim-disk.js'
 export type { SimDiskOptions, TraceLine } from './adapters/sim/sim-disk.js'
 export { CRASH_MODELS } from './adapters/sim/crash.js'
@@ -64,7 +65,14 @@ export type { ChunkingOptions } from './chunkstore/chunker.js'
 export { openLmdbChunkIndex, LmdbChunkIndex } from './adapters/lmdb/lmdb-chunk-index.js'
 export type { LmdbChunkIndexOptions } from './adapters/lmdb/lmdb-chunk-index.js'
 export { openStore, Store } from './store.js'
-export type { StoreOptions, CheckpointOptions, Recovery, RecoveryWarning } from './store.js'
+export type {
+  StoreOptions,
+  SharedObjectsOptions,
+  CheckpointOptions,
+  Recovery,
+  RecoveryWarning,
+} from './store.js'
+export type { SharedTiming } from './snapshot/commit-guard.js'
 export { Snapshot } from './snapshot/snapshot.js'
 export type { CheckpointInfo } from './snapshot/snapshot.js'
 export { CHAIN_POLICY_DEFAULTS } from './snapshot/commit.js'
