@@ -81,3 +81,13 @@ export type { JsonValue } from './snapshot/manifest.js'
 export { planRetention, formatPlan } from './retention/plan.js'
 export type { RetentionPolicy, RetentionPlan, PlanEntry, RetainedCheckpoint } from './retention/plan.js'
 export type { GcReport, StoreVerifyReport, StoreVerifyProblem } from './store.js'
+export { CheckpointManager } from './training/index.js'
+export type {
+  CheckpointManagerOptions,
+  Restored,
+  SavedStep,
+  KeepEvery,
+  Dtype,
+  Tensor,
+  TrainingState,
+} from './training/index.js'

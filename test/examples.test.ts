@@ -40,4 +40,11 @@ describe('examples', () => {
     const [, v1Bytes, , , , v1Stored] = lines[0]!.split(' ')
     expect(Number(v1Stored)).toBeLessThan(Number(v1Bytes) / 4)
   })
+  it('examples/training.ts (the README training loop) keeps the newest, the best and their base, and resumes identical', async () => {
+    const lines = await captureLog(() => import('../examples/training.js'))
+    expect(lines).toEqual([
+      'kept steps 250:full 300:delta 350:delta 400:delta',
+      'resumed at step 400 identical true',
+    ])
+  })
 })

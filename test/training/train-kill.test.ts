@@ -1,0 +1,82 @@
+/**
+ * A training loop killed mid-run resumes from the right step with identical state: a child process
+ * trains, saves (sync and async) and reports each durable save; the parent SIGKILLs it at a random
+ * moment, again and again. Every resume must start at or after the newest durable save, with the
+ * state a run never interrupted would have at that step. CAIRN_TRAIN_KILLS sets how many kills
+ * (default 4).
+ */
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { CheckpointManager } from '../../src/training/index.js'
+import { makeTempDir } from '../helpers.js'
+import { digest, replay } from './train-model.js'
+
+const WORKER = fileURLToPath(new URL('./train-worker.ts', import.meta.url))
+const KILLS = Number(process.env.CAIRN_TRAIN_KILLS ?? 4)
+
+interface Message {
+  readonly kind: 'resumed' | 'durable'
+  readonly step: number
+  readonly digest?: string
+}
+
+/** Runs the worker until it is killed `afterMs` after it resumed; every message it sent first. */
+async function runAndKill(dir: string, afterMs: number): Promise<Message[]> {
+  const child = fork(WORKER, [dir], { execArgv: ['--import', 'tsx'], stdio: 'pipe' })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const messages: Message[] = []
+  const exited = new Promise<void>((resolve) => {
+    child.on('exit', () => {
+      resolve()
+    })
+  })
+  let killed: boolean = false
+  child.on('message', (message: Message) => {
+    if (killed) return
+    messages.push(message)
+    if (message.kind === 'resumed') {
+      setTimeout(() => {
+        killed = true
+        child.kill('SIGKILL')
+      }, afterMs)
+    }
+  })
+  await exited
+  if (!(killed as boolean)) throw new Error(`the training worker stopped by itself:\n${stderr}`)
+  return messages
+}
+
+describe('a training loop killed with SIGKILL', () => {
+  it('resumes from its newest durable save, with the state an uninterrupted run has at that step', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      let durable = 0
+      let resumes = 0
+      for (let kill = 0; kill < KILLS; kill++) {
+        const messages = await runAndKill(dir, 400 + Math.floor(Math.random() * 800))
+        const resumed = messages.find((m) => m.kind === 'resumed')
+        expect(resumed, 'the worker resumed').toBeDefined()
+        if (resumed === undefined) continue
+        expect(resumed.step).toBeGreaterThanOrEqual(durable)
+        expect(resumed.digest).toBe(digest(replay(resumed.step)))
+        resumes++
+        for (const m of messages) if (m.kind === 'durable') durable = Math.max(durable, m.step)
+      }
+      // The parent resumes too, and checks what is on disk now.
+      const manager = await CheckpointManager.open({ dir })
+      const latest = await manager.restore('latest')
+      expect(latest.step).toBeGreaterThanOrEqual(durable)
+      expect(latest.step).toBeGreaterThan(0)
+      const w = latest.state['w']
+      expect(w instanceof Float32Array && digest(w) === digest(replay(latest.step))).toBe(true)
+      await manager.close()
+      console.log(
+        `training kill test: ${String(KILLS)} SIGKILLs, ${String(resumes)} resumes checked, newest durable step ${String(durable)}, resumed at ${String(latest.step)}`,
+      )
+    } finally {
+      await cleanup()
+    }
+  })
+})
