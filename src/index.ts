@@ -91,3 +91,27 @@ export type {
   Tensor,
   TrainingState,
 } from './training/index.js'
+export {
+  openSaves,
+  SaveGames,
+  Autosave,
+  COMPACT_EVERY_DEFAULT,
+  SAVE_HISTORY_DEFAULT,
+  AUTOSAVE_SLOT_DEFAULT,
+  WORLD_ENTRY,
+  SLOT_NAME_LENGTH_MAX,
+  SAVE_TAG_LENGTH_MAX,
+} from './saves/index.js'
+export type {
+  SaveOptions,
+  SlotInfo,
+  SavesOptions,
+  HistoryPolicy,
+  SlotPlan,
+  AutosaveOptions,
+  CaptureWorld,
+  SaveInfo,
+  World,
+  WorldFormat,
+  WorldInput,
+} from './saves/index.js'

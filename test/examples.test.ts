@@ -47,4 +47,16 @@ describe('examples', () => {
       'resumed at step 400 identical true',
     ])
   })
+  it('examples/saves.ts (the README save-game example) saves two slots, loads one, and shows its history newest first', async () => {
+    const lines = await captureLog(() => import('../examples/saves.js'))
+    expect(lines[0]).toBe('slot-1 loads {"level":2,"hp":64,"inventory":["sword","map"]}')
+    expect(lines.slice(1, 3)).toEqual([
+      'slot slot-2 1 save(s), newest 4 bytes',
+      'slot slot-1 2 save(s), newest 47 bytes',
+    ])
+    expect(lines[3]).toMatch(/^history [0-9a-f]{8} \d{4}-\d\d-\d\dT[\d:.]+Z 47 bytes \["boss-beaten"\]$/)
+    expect(lines[4]).toMatch(/^history [0-9a-f]{8} \d{4}-\d\d-\d\dT[\d:.]+Z 42 bytes \[\]$/)
+    expect(lines[5]).toBe('first save loads {"level":1,"hp":100,"inventory":["sword"]}')
+    expect(lines).toHaveLength(6)
+  })
 })
