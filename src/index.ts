@@ -115,3 +115,13 @@ export type {
   WorldFormat,
   WorldInput,
 } from './saves/index.js'
+export {
+  openKv,
+  Kv,
+  IMAGE_ENTRY,
+  IMAGE_FORMAT_VERSION,
+  kvKeyBytesMax,
+  kvValueBytesMax,
+  kvBatchOpsMax,
+} from './kv/index.js'
+export type { KvOptions, KvEntry, KvBatchOp, KvScanOptions, KvRecovery, KvStats, KvKey } from './kv/index.js'

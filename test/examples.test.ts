@@ -59,4 +59,14 @@ describe('examples', () => {
     expect(lines[5]).toBe('first save loads {"level":1,"hp":100,"inventory":["sword"]}')
     expect(lines).toHaveLength(6)
   })
+  it('examples/kv.ts (the README key-value example) writes, reads, scans a prefix in key order, and finds every write after a reopen', async () => {
+    const lines = await captureLog(() => import('../examples/kv.js'))
+    expect(lines).toEqual([
+      'get user:1 ada',
+      'scan user:1 ada',
+      'scan user:2 grace',
+      'scan user:4 barbara',
+      'reopened 4 keys: config:theme user:1 user:2 user:4',
+    ])
+  })
 })
