@@ -29,8 +29,8 @@ import { openStore } from '../src/store.js'
 import type { Store } from '../src/store.js'
 import type { BenchOptions, BenchResult, Table } from './lib.js'
 import { dirBytes, fmt, fmtRatio, now, withTempDir } from './lib.js'
-import { startS3rver } from './s3rver.js'
-import type { S3rver } from './s3rver.js'
+import { startS3Server } from '../test/adapters/s3-server.js'
+import type { S3Server as S3rver } from '../test/adapters/s3-server.js'
 
 const NAME = 's3'
 const MB = 1e6
@@ -384,7 +384,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const stateBytes = options.full ? GIB : 256 * MIB
   const rawObjects = options.full ? 64 : 16
   const progress = (line: string) => process.stderr.write(`  ${line}\n`)
-  const server = await startS3rver()
+  const server = await startS3Server('cairn-bench')
   try {
     return await withTempDir(NAME, (dir) => measure(server, dir, stateBytes, rawObjects, progress))
   } finally {

@@ -1,9 +1,10 @@
 /**
- * Starts s3rver (a fake S3 server) in a child process for the S3 adapter's tests: loopback only,
- * a port the OS picks, a fresh temporary directory, one bucket. `stop()` kills the child and
- * removes the directory. Nothing needs to be started by hand.
+ * Starts s3rver (a fake S3 server) in a child process for the S3 tests and the S3 bench:
+ * loopback only, a port the OS picks, a fresh temporary directory, one bucket. `stop()` kills the
+ * child and removes the directory. Nothing needs to be started by hand.
  */
 import { fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,15 +14,22 @@ export interface S3Server {
   /** `http://127.0.0.1:<port>` */
   readonly endpoint: string
   readonly bucket: string
+  /** Where it keeps the objects (under os.tmpdir()). */
+  readonly directory: string
+  readonly pid: number
+  /** The server process's CPU time so far (user + system, from /proc; NaN elsewhere). */
+  cpuSeconds(): number
   stop(): Promise<void>
 }
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times. */
+const TICKS_PER_SECOND = 100
 
 const CHILD = join(import.meta.dirname, 's3-server-child.ts')
 const START_TIMEOUT_MS = 20_000
 
-export async function startS3Server(): Promise<S3Server> {
+export async function startS3Server(bucket = 'cairn-test'): Promise<S3Server> {
   const directory = await mkdtemp(join(tmpdir(), 'cairn-s3rver-'))
-  const bucket = 'cairn-test'
   const child = fork(CHILD, [directory, bucket], {
     execArgv: ['--openssl-legacy-provider', '--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -55,7 +63,17 @@ export async function startS3Server(): Promise<S3Server> {
         reject(new Error(`s3rver exited with ${String(code)} before listening: ${stderr}`))
       })
     })
-    return { endpoint: `http://127.0.0.1:${String(port)}`, bucket, stop }
+    const pid = child.pid ?? -1
+    const cpuSeconds = (): number => {
+      try {
+        const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        return (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SECOND
+      } catch {
+        return Number.NaN // not Linux, or the server is gone
+      }
+    }
+    return { endpoint: `http://127.0.0.1:${String(port)}`, bucket, directory, pid, cpuSeconds, stop }
   } catch (error) {
     await stop()
     throw error
