@@ -459,7 +459,14 @@ export class Store {
         throw error
       })
       this.#manifests.set(stored.id, stored)
-      if (guard !== undefined) await this.#checkShared(guard, stored, parentChain ?? [], ownPacks)
+      if (guard !== undefined) {
+        await this.#checkShared(guard, stored, parentChain ?? [], ownPacks).catch(async (error: unknown) => {
+          // Not known to be safe (the check itself failed): withdrawn like one in danger, if we can.
+          if (!isCairnError(error, 'CONFLICT'))
+            await this.#withdraw(stored.id, 'its check after the commit failed').catch(() => undefined)
+          throw error
+        })
+      }
       const info = infoOf(stored)
       this.#catalog.set(info)
       this.#intact.add(stored.id)

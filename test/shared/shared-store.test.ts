@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { MemoryBlobStore } from '../../src/adapters/memory/memory-blob-store.js'
 import { SimDisk } from '../../src/adapters/sim/sim-disk.js'
+import { CairnError } from '../../src/core/errors.js'
 import { parseCheckpointId } from '../../src/core/ids.js'
 import type { BlobStore } from '../../src/core/ports.js'
 import type { Store } from '../../src/store.js'
@@ -164,6 +165,34 @@ describe('stores sharing one object store', () => {
     expect(root.keys().filter((key) => key.startsWith('stores/a/manifests/')).length).toBe(1)
     expect(root.keys().filter((key) => key.startsWith('stores/b/manifests/')).length).toBe(1)
     await a.close()
+    await b.close()
+  })
+
+  it('a checkpoint whose check after the commit fails (an I/O error) is withdrawn, never left standing unchecked', async () => {
+    const root = new MemoryBlobStore()
+    const clock = { now: 1_000_000 }
+    let gcListings = 0
+    const failing: BlobStore = {
+      properties: root.properties,
+      put: (key, bytes, options) => root.put(key, bytes, options),
+      get: (key, range) => root.get(key, range),
+      head: (key) => root.head(key),
+      list: (prefix) => {
+        // The second listing of gc/ is the writer's check after its manifest is put.
+        if (prefix === 'gc/' && ++gcListings === 2)
+          throw new CairnError('IO', 'injected', { op: 'blob.list' })
+        return root.list(prefix)
+      },
+      delete: (keys) => root.delete(keys),
+    }
+    const b = await openSimStore(new SimDisk({ seed: 13 }), {
+      objects: { blobs: failing, name: 'b', timing: TIMING },
+      clock: () => clock.now,
+    })
+    const lsn = await b.append(new Uint8Array([1]))
+    await expectCairnError(b.checkpoint({ lsn, entries: { state: data(9, 10_000) } }), 'IO')
+    expect(root.keys().filter((key) => key.startsWith('stores/b/manifests/'))).toHaveLength(1)
+    expect(await b.checkpoints()).toEqual([]) // tombstoned: recovery and retention never count it
     await b.close()
   })
 
