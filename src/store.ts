@@ -109,6 +109,8 @@ export type SharedObjectsOptions = (
 interface SharedContext {
   readonly root: BlobStore
   readonly name: string
+  /** This store's own objects: `stores/<name>/` of the root. */
+  readonly view: BlobStore
   readonly timing: SharedTiming
   close(): Promise<void>
 }
@@ -205,7 +207,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         : new MemoryCatalogCache()
     const store = new Store(
       vfs,
-      shared === undefined ? blobs : storeView(shared.root, shared.name),
+      shared?.view ?? blobs,
       chunks,
       { ...CHAIN_POLICY_DEFAULTS, ...options.chain },
       readOnly,
@@ -226,7 +228,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         restoreTo === undefined
           ? newest
           : (await store.checkpoints()).filter((c) => c.lsn <= restoreTo).at(-1)
-      const shipping = new ShippingLog({ vfs, dir: 'log', blobs: storeView(shared.root, shared.name) })
+      const shipping = new ShippingLog({ vfs, dir: 'log', blobs: shared.view })
       const restored = await shipping.restoreIfEmpty((base?.lsn ?? 0) + 1, restoreTo)
       if (restoreTo !== undefined && restored === undefined && (base?.lsn ?? 0) < restoreTo) {
         throw new CairnError(
@@ -272,11 +274,14 @@ async function openShared(options: SharedObjectsOptions): Promise<SharedContext>
     })
   }
   const timing = { ...SHARED_TIMING_DEFAULTS, ...options.timing }
-  if ('blobs' in options) return { root: options.blobs, name, timing, close: () => Promise.resolve() }
+  if ('blobs' in options) {
+    const root = options.blobs
+    return { root, name, view: storeView(root, name), timing, close: () => Promise.resolve() }
+  }
   // Loaded only here: a store on the local disk never loads the AWS SDK.
   const { createS3BlobStore } = await import('./adapters/s3/s3-blob-store.js')
   const root = await createS3BlobStore(options.s3)
-  return { root, name, timing, close: () => root.close() }
+  return { root, name, view: storeView(root, name), timing, close: () => root.close() }
 }
 
 export class Store {

@@ -246,13 +246,7 @@ export class ChunkStore {
 
   /** Merges index objects other machines put since the last look (a shared object store). */
   refresh(): Promise<IndexSyncReport> {
-    return this.#serially('chunkstore.refresh', () =>
-      syncIndex(this.#blobs, this.#index, {
-        writable: !this.#readOnly,
-        overlay: this.#overlay,
-        footers: !this.#shared,
-      }),
-    )
+    return this.#serially('chunkstore.refresh', () => this.#syncIndex(!this.#readOnly))
   }
 
   /**
@@ -263,53 +257,24 @@ export class ChunkStore {
     live: ReadonlySet<ChunkId>,
     options: { readonly repackDeadShare?: number } = {},
   ): Promise<SweepReport & { readonly condemned: readonly PackId[] }> {
-    return this.#serially('chunkstore.condemn', async () => {
-      if (this.#readOnly)
-        throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', {
-          op: 'chunkstore.condemn',
-        })
-      await this.#flush()
-      try {
-        return await sweepPacks(this.#blobs, live, {
-          repackDeadShare: options.repackDeadShare ?? 1,
-          packBytes: this.#packBytes,
-          uniquePackIds: this.#shared,
-          check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
-          condemnOnly: true,
-        })
-      } finally {
-        await syncIndex(this.#blobs, this.#index, {
-          writable: true,
-          overlay: this.#overlay,
-          footers: !this.#shared,
-        })
-      }
-    })
+    return this.#maintain('chunkstore.condemn', false, () =>
+      sweepPacks(this.#blobs, live, {
+        repackDeadShare: options.repackDeadShare ?? 1,
+        packBytes: this.#packBytes,
+        uniquePackIds: this.#shared,
+        check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
+        condemnOnly: true,
+      }),
+    )
   }
 
   /** The second phase: deletes what a run condemned, as condemned-delete.ts allows. */
   deleteCondemned(
     options: Omit<Parameters<typeof deleteCondemnedPacks>[1], 'packBytes'>,
   ): Promise<CondemnedDeleteReport> {
-    return this.#serially('chunkstore.deleteCondemned', async () => {
-      if (this.#readOnly)
-        throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', {
-          op: 'chunkstore.deleteCondemned',
-        })
-      await this.#flush()
-      this.#index.clear()
-      this.#overlay.clear()
-      await this.#index.flushed()
-      try {
-        return await deleteCondemnedPacks(this.#blobs, { ...options, packBytes: this.#packBytes })
-      } finally {
-        await syncIndex(this.#blobs, this.#index, {
-          writable: true,
-          overlay: this.#overlay,
-          footers: !this.#shared,
-        })
-      }
-    })
+    return this.#maintain('chunkstore.deleteCondemned', true, () =>
+      deleteCondemnedPacks(this.#blobs, { ...options, packBytes: this.#packBytes }),
+    )
   }
 
   /**
@@ -428,30 +393,41 @@ export class ChunkStore {
     live: ReadonlySet<ChunkId>,
     options: { readonly repackDeadShare?: number } = {},
   ): Promise<SweepReport> {
-    return this.#serially('chunkstore.sweep', async () => {
-      if (this.#readOnly)
-        throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', { op: 'chunkstore.sweep' })
+    return this.#maintain('chunkstore.sweep', true, () =>
+      sweepPacks(this.#blobs, live, {
+        repackDeadShare: options.repackDeadShare ?? 1,
+        packBytes: this.#packBytes,
+        uniquePackIds: this.#shared,
+        check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
+      }),
+    )
+  }
+
+  /**
+   * Maintenance that rewrites packs or index objects (sweep, condemn, deleteCondemned): flushes
+   * first, runs `body`, and brings the index cache back in line with the index objects left. With
+   * `forget`, the cache first forgets everything, durably: a crash midway then rebuilds it from the
+   * index objects left, never trusting an entry whose pack was removed.
+   */
+  #maintain<T>(op: string, forget: boolean, body: () => Promise<T>): Promise<T> {
+    return this.#serially(op, async () => {
+      if (this.#readOnly) throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', { op })
       await this.#flush()
-      // The cache forgets everything first, durably: a crash mid-sweep then rebuilds it from the
-      // index objects left, never trusting an entry whose pack the sweep removed.
-      this.#index.clear()
-      this.#overlay.clear()
-      await this.#index.flushed()
+      if (forget) {
+        this.#index.clear()
+        this.#overlay.clear()
+        await this.#index.flushed()
+      }
       try {
-        return await sweepPacks(this.#blobs, live, {
-          repackDeadShare: options.repackDeadShare ?? 1,
-          packBytes: this.#packBytes,
-          uniquePackIds: this.#shared,
-          check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
-        })
+        return await body()
       } finally {
-        await syncIndex(this.#blobs, this.#index, {
-          writable: true,
-          overlay: this.#overlay,
-          footers: !this.#shared,
-        })
+        await this.#syncIndex(true)
       }
     })
+  }
+
+  #syncIndex(writable: boolean): Promise<IndexSyncReport> {
+    return syncIndex(this.#blobs, this.#index, { writable, overlay: this.#overlay, footers: !this.#shared })
   }
 
   stats(): ChunkStoreStats {

@@ -19,7 +19,7 @@ import { CairnError, isCairnError } from '../core/errors.js'
 import type { CheckpointId, PackId } from '../core/ids.js'
 import { listPackIds, packKey } from '../chunkstore/pack-store.js'
 import type { BlobStore } from '../core/ports.js'
-import { activeRuns, loadCondemnation, readGcState } from './gc-records.js'
+import { condemnedByActiveRuns, loadCondemnation, manifestRefKey, readGcState } from './gc-records.js'
 import type { ManifestRef } from './gc-records.js'
 
 export interface SharedTiming {
@@ -81,36 +81,26 @@ export class CommitGuard {
   static async begin(root: BlobStore, clock: () => number, timing: SharedTiming): Promise<CommitGuard> {
     const startedAt = clock()
     const state = await readGcState(root)
-    const packs = new Set<string>()
-    const manifests = new Set<string>()
-    for (const run of activeRuns(state)) {
-      let record
-      try {
-        record = await loadCondemnation(root, run)
-      } catch (error) {
-        if (isCairnError(error, 'NOT_FOUND')) continue // finished and removed meanwhile
-        if (!isCairnError(error, 'CORRUPT_OBJECT')) throw error
-        throw new CairnError(
-          'CORRUPT_OBJECT',
-          'a GC record cannot be read: no checkpoint can be committed safely',
-          {
-            op: 'store.checkpoint',
-            path: `gc/${run}/condemned`,
-            cause: error,
-            hint: 'run verify; a GC run on any machine rewrites or removes it',
-          },
-        )
-      }
-      for (const pack of record.packs) packs.add(pack)
-      for (const ref of record.manifests) manifests.add(refKey(ref))
-    }
+    const { packs, manifests } = await condemnedByActiveRuns(root, state, (run, error) => {
+      if (error.code !== 'CORRUPT_OBJECT') throw error
+      throw new CairnError(
+        'CORRUPT_OBJECT',
+        'a GC record cannot be read: no checkpoint can be committed safely',
+        {
+          op: 'store.checkpoint',
+          path: `gc/${run}/condemned`,
+          cause: error,
+          hint: 'run verify; a GC run on any machine rewrites or removes it',
+        },
+      )
+    })
     return new CommitGuard(root, clock, timing, startedAt, new Set(state.deleting.keys()), packs, manifests)
   }
 
   /** Refuses a parent chain through a manifest some GC run condemned. */
   checkChain(store: string, chain: readonly CheckpointId[]): void {
     for (const id of chain) {
-      if (this.#excludedManifests.has(refKey({ store, id }))) {
+      if (this.#excludedManifests.has(manifestRefKey({ store, id }))) {
         throw new CairnError(
           'CONFLICT',
           `checkpoint ${id.slice(0, 8)} is being deleted by GC: no delta can stand on it`,
@@ -148,7 +138,7 @@ export class CommitGuard {
   async #danger(deps: CommitDependencies): Promise<string | undefined> {
     if (deps.unknownPacks > 0) return `${String(deps.unknownPacks)} chunk(s) in no known pack`
     const state = await readGcState(this.#root)
-    const manifests = new Set(deps.manifests.map(refKey))
+    const manifests = new Set(deps.manifests.map(manifestRefKey))
     for (const run of state.deleting.keys()) {
       if (this.#seenDeleting.has(run)) continue
       let record
@@ -160,7 +150,7 @@ export class CommitGuard {
       }
       if (record.packs.some((pack) => deps.packs.has(pack)))
         return `GC run ${run} began deleting packs this checkpoint's chunks were found in`
-      if (record.manifests.some((ref) => manifests.has(refKey(ref))))
+      if (record.manifests.some((ref) => manifests.has(manifestRefKey(ref))))
         return `GC run ${run} began deleting a checkpoint of this one's chain`
     }
     // Measured after the listing: a stall anywhere before it only makes the figure larger.
@@ -188,8 +178,4 @@ async function packsGone(root: BlobStore, packs: ReadonlySet<string>): Promise<s
     })
   }
   return gone
-}
-
-function refKey(ref: ManifestRef): string {
-  return `${ref.store}/${ref.id}`
 }

@@ -76,6 +76,44 @@ export function activeRuns(state: GcState): string[] {
   return [...state.condemned].filter((run) => !state.done.has(run)).sort()
 }
 
+/** What the runs not yet done condemned: packs, and manifests as `<store>/<id>`. */
+export interface Condemned {
+  readonly packs: Set<string>
+  readonly manifests: Set<string>
+}
+
+/**
+ * Reads the condemnation of every run not yet done. A record gone meanwhile (its run finished and
+ * was removed) is skipped; one that cannot be read goes to `unreadable`, which throws to refuse
+ * or returns to skip it.
+ */
+export async function condemnedByActiveRuns(
+  root: BlobStore,
+  state: GcState,
+  unreadable: (run: string, error: CairnError) => void,
+): Promise<Condemned> {
+  const packs = new Set<string>()
+  const manifests = new Set<string>()
+  for (const run of activeRuns(state)) {
+    let record: Condemnation
+    try {
+      record = await loadCondemnation(root, run)
+    } catch (error) {
+      if (isCairnError(error, 'NOT_FOUND')) continue
+      if (!isCairnError(error)) throw error
+      unreadable(run, error)
+      continue
+    }
+    for (const pack of record.packs) packs.add(pack)
+    for (const ref of record.manifests) manifests.add(manifestRefKey(ref))
+  }
+  return { packs, manifests }
+}
+
+export function manifestRefKey(ref: ManifestRef): string {
+  return `${ref.store}/${ref.id}`
+}
+
 export async function putCondemnation(root: BlobStore, record: Condemnation): Promise<void> {
   await putRecord(root, record.run, 'condemned', {
     at: record.at,

@@ -30,7 +30,9 @@ import type { StoredManifest } from './catalog.js'
 import type { SharedTiming } from './commit-guard.js'
 import {
   activeRuns,
+  condemnedByActiveRuns,
   loadCondemnation,
+  manifestRefKey,
   markerTime,
   newRunName,
   putCondemnation,
@@ -110,14 +112,15 @@ export async function sharedGc(
   // Phase 1 for this run.
   const catalogs = await loadCatalogs(root)
   const { kept, live } = markLive(catalogs, clock(), options.graceMs)
-  const already = await condemnedNow(root)
+  // An unreadable record is skipped: what it named is condemned again, harmlessly.
+  const already = await condemnedByActiveRuns(root, await readGcState(root), () => undefined)
   const condemned = await chunks.condemn(live, { repackDeadShare: options.repackDeadShare })
   const packs = condemned.condemned.filter((pack) => !already.packs.has(pack))
   const manifests: ManifestRef[] = []
   for (const [store, catalog] of catalogs) {
     for (const id of catalog.manifests.keys()) {
       const ref = { store, id }
-      if (!kept.has(refKey(ref)) && !already.manifests.has(refKey(ref))) manifests.push(ref)
+      if (!kept.has(manifestRefKey(ref)) && !already.manifests.has(manifestRefKey(ref))) manifests.push(ref)
     }
     // A tombstone of a manifest that is gone stands for nothing: no writer reads it.
     const stray = [...catalog.tombstones.keys()].filter((id) => !catalog.manifests.has(id))
@@ -153,22 +156,18 @@ async function deleteRun(
   await putMarker(root, record.run, 'deleting', clock())
   // After the marker: what every unfinished run condemned (none of it is a safe copy), then the
   // manifests, then (in deleteCondemned) the index objects.
-  const protectedPacks = new Set<string>(record.packs)
-  const state = await readGcState(root)
-  for (const run of activeRuns(state)) {
-    if (run === record.run) continue
-    try {
-      for (const pack of (await loadCondemnation(root, run)).packs) protectedPacks.add(pack)
-    } catch (error) {
-      if (isCairnError(error, 'NOT_FOUND')) continue
-      throw error // a run whose condemnation cannot be read: nothing is decided on a guess
-    }
-  }
+  // A run whose condemnation cannot be read: nothing is decided on a guess.
+  const others = await condemnedByActiveRuns(root, await readGcState(root), (_run, error) => {
+    throw error
+  })
+  const protectedPacks = new Set<string>([...record.packs, ...others.packs])
   const catalogs = await loadCatalogs(root)
   const { kept, live } = markLive(catalogs, clock(), graceMs)
   // Deepest first, so a delta goes before the parent it stands on.
   const doomed = record.manifests
-    .filter((ref) => catalogs.get(ref.store)?.manifests.has(ref.id) === true && !kept.has(refKey(ref)))
+    .filter(
+      (ref) => catalogs.get(ref.store)?.manifests.has(ref.id) === true && !kept.has(manifestRefKey(ref)),
+    )
     .map((ref) => ({ ref, depth: depthOf(catalogs.get(ref.store)?.manifests.get(ref.id)?.manifest) }))
     .sort((a, b) => b.depth - a.depth)
   let bytesFreed = 0
@@ -274,27 +273,8 @@ export function chunksOf(manifest: Manifest): ChunkId[] {
   return ids
 }
 
-async function condemnedNow(root: BlobStore): Promise<{ packs: Set<string>; manifests: Set<string> }> {
-  const packs = new Set<string>()
-  const manifests = new Set<string>()
-  for (const run of activeRuns(await readGcState(root))) {
-    try {
-      const record = await loadCondemnation(root, run)
-      for (const pack of record.packs) packs.add(pack)
-      for (const ref of record.manifests) manifests.add(refKey(ref))
-    } catch (error) {
-      if (!isCairnError(error)) throw error // unreadable: condemned again below, harmlessly
-    }
-  }
-  return { packs, manifests }
-}
-
 function depthOf(manifest: Manifest | undefined): number {
   return manifest?.kind === 'delta' ? manifest.depth : 0
-}
-
-function refKey(ref: ManifestRef): string {
-  return `${ref.store}/${ref.id}`
 }
 
 function refuse(store: string, id: CheckpointId, error: CairnError): CairnError {
