@@ -19,6 +19,8 @@ import { findCut } from './chunker.js'
 import type { ChunkingParams } from './chunker.js'
 import { encodeChunk } from './codec.js'
 import type { Codec } from './codec.js'
+import { wasmCutter } from './gear-wasm.js'
+import type { WasmCutter } from './gear-wasm.js'
 
 export const SPAN_BYTES: number = 2 * 1024 * 1024
 
@@ -98,13 +100,24 @@ export interface SpanCuts {
   readonly ids: readonly ChunkId[]
 }
 
-/** Cuts a span as if a chunk began at its first byte, and hashes every chunk. */
-export function cutSpan(span: Span, params: ChunkingParams): SpanCuts {
+/**
+ * Cuts a span as if a chunk began at its first byte, and hashes every chunk. The cuts are
+ * searched in WebAssembly where it runs (gear-wasm.ts), else in JavaScript: the same cuts.
+ */
+export function cutSpan(
+  span: Span,
+  params: ChunkingParams,
+  cutter: WasmCutter | null = wasmCutter(),
+): SpanCuts {
   const ends: number[] = []
   const ids: ChunkId[] = []
   const { bytes, own } = span
+  if (cutter !== null) cutter.load(bytes)
   for (let start = 0; start < own;) {
-    const cut = findCut(bytes, start, bytes.length, params)
+    const cut =
+      cutter === null
+        ? findCut(bytes, start, bytes.length, params)
+        : cutter.findCut(start, bytes.length, params)
     ends.push(cut)
     ids.push(computeChunkId(bytes.subarray(start, cut)))
     start = cut
