@@ -1,53 +1,120 @@
 /**
  * Reading an entry back: its chunks in order, each decompressed and checked against its id.
  *
- * Chunks that lie back to back in one pack (an entry written in one go lies so) are fetched by a
- * single ranged get of up to 4 MiB, up to 16 MiB of such gets are in flight ahead of the consumer, and each
- * run is decoded and checked on the worker pool while the next is read: a restore runs at the
- * speed of inflate and hashing on every core rather than of one request per chunk.
- * Memory: at most 16 MiB of stored bytes and 32 MiB of their raw bytes read ahead (or one run,
- * when a run is larger), plus what the consumer holds.
+ * The entry is read a window at a time (up to 8 MiB of its bytes). A window's chunks are grouped
+ * by pack and sorted by offset, and chunks close together in a pack are fetched by one ranged get
+ * (up to 4 MiB), gaps included while the gap bytes stay fewer than the chunk bytes. So a later
+ * version whose chunks alternate between an old pack and a few new ones still reads each pack in
+ * long stretches, not one request per stretch between two changes (measured on the bench's
+ * versioned file: 518 gets for 72 MB before, ~40 after). Each get is decoded and checked on the
+ * worker pool while the next windows are read: a restore runs at the speed of inflate and hashing
+ * on every core.
+ *
+ * Memory: at most 16 MiB of stored bytes and 32 MiB of their raw bytes read ahead (or one window,
+ * when a window is larger), plus what the consumer holds.
  */
+import type { PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import type { ChunkWork } from './chunk-work.js'
 import type { IndexEntry } from './index-object.js'
 import { checkStoredChunk, readPackRange } from './pack-store.js'
 
-const RUN_BYTES_MAX = 4 * 1024 * 1024
-/** A run also stops at this many raw bytes: a well-compressed run must not decode into a flood. */
-const RUN_RAW_BYTES_MAX = 8 * 1024 * 1024
+const READ_BYTES_MAX = 4 * 1024 * 1024
+/** A read also stops at this many raw bytes: a well-compressed read must not decode into a flood. */
+const READ_RAW_BYTES_MAX = 8 * 1024 * 1024
+/** The most of an entry's bytes read as one window. */
+const WINDOW_RAW_BYTES = 8 * 1024 * 1024
+/** Chunks closer than this in a pack are read together (the gap is read and dropped)... */
+const GAP_BYTES_MAX = 256 * 1024
 
-interface Run {
-  readonly entries: IndexEntry[]
+/** One ranged get of a pack, and the chunks in it (ascending offsets, each once). */
+export interface PackRead {
+  readonly packId: PackId
   readonly offset: number
   length: number
   rawLength: number
+  /** Bytes of the read that belong to no chunk asked for. */
+  gapBytes: number
+  readonly entries: IndexEntry[]
 }
 
-function* runsOf(entries: Iterable<IndexEntry>): Generator<Run> {
-  let run: Run | undefined
-  for (const entry of entries) {
-    const last = run?.entries[run.entries.length - 1]
-    if (
-      run !== undefined &&
-      last !== undefined &&
-      last.packId === entry.packId &&
-      last.offset + last.storedLength === entry.offset &&
-      run.length + entry.storedLength <= RUN_BYTES_MAX &&
-      run.rawLength + entry.rawLength <= RUN_RAW_BYTES_MAX
-    ) {
-      run.entries.push(entry)
-      run.length += entry.storedLength
-      run.rawLength += entry.rawLength
-      continue
+/** A stretch of the entry: its reads, and where each of its chunks is among them, in entry order. */
+export interface ReadWindow {
+  readonly reads: PackRead[]
+  readonly order: readonly { readonly read: number; readonly index: number }[]
+  readonly storedBytes: number
+  readonly rawBytes: number
+}
+
+/** The gets that fetch `entries` (chunks of one window): by pack, by offset, near ones merged. */
+export function planReads(entries: readonly IndexEntry[]): ReadWindow {
+  const unique = new Map<string, IndexEntry>()
+  for (const entry of entries) unique.set(`${entry.packId}@${String(entry.offset)}`, entry)
+  const sorted = [...unique.values()].sort((a, b) =>
+    a.packId === b.packId ? a.offset - b.offset : a.packId < b.packId ? -1 : 1,
+  )
+  const reads: PackRead[] = []
+  const where = new Map<string, { read: number; index: number }>()
+  let read: PackRead | undefined
+  for (const entry of sorted) {
+    const end = read === undefined ? 0 : read.offset + read.length
+    const gap = entry.offset - end
+    const joins =
+      read !== undefined &&
+      read.packId === entry.packId &&
+      gap >= 0 &&
+      gap <= GAP_BYTES_MAX &&
+      // ...while the read holds fewer dead bytes than chunk bytes.
+      read.gapBytes + gap <= read.length - read.gapBytes + entry.storedLength &&
+      read.length + gap + entry.storedLength <= READ_BYTES_MAX &&
+      read.rawLength + entry.rawLength <= READ_RAW_BYTES_MAX
+    if (read === undefined || !joins) {
+      read = { packId: entry.packId, offset: entry.offset, length: 0, rawLength: 0, gapBytes: 0, entries: [] }
+      reads.push(read)
+    } else {
+      read.gapBytes += gap
+      read.length += gap
     }
-    if (run !== undefined) yield run
-    run = { entries: [entry], offset: entry.offset, length: entry.storedLength, rawLength: entry.rawLength }
+    where.set(`${entry.packId}@${String(entry.offset)}`, {
+      read: reads.length - 1,
+      index: read.entries.length,
+    })
+    read.entries.push(entry)
+    read.length += entry.storedLength
+    read.rawLength += entry.rawLength
   }
-  if (run !== undefined) yield run
+  let storedBytes = 0
+  let rawBytes = 0
+  for (const r of reads) {
+    storedBytes += r.length
+    rawBytes += r.rawLength
+  }
+  const order = entries.map(
+    (entry) => where.get(`${entry.packId}@${String(entry.offset)}`) as { read: number; index: number },
+  )
+  return { reads, order, storedBytes, rawBytes }
 }
 
-/** The raw bytes of chunks stored back to back in `bytes`, whose first byte is at pack offset `base`. */
+/** The entry's chunks as consecutive windows of about `WINDOW_RAW_BYTES` (at least one chunk each). */
+function* windowsOf(entries: Iterable<IndexEntry>): Generator<ReadWindow> {
+  let window: IndexEntry[] = []
+  let raw = 0
+  for (const entry of entries) {
+    if (window.length > 0 && raw + entry.rawLength > WINDOW_RAW_BYTES) {
+      yield planReads(window)
+      window = []
+      raw = 0
+    }
+    window.push(entry)
+    raw += entry.rawLength
+  }
+  if (window.length > 0) yield planReads(window)
+}
+
+/**
+ * The raw bytes of chunks lying in `bytes` (whose first byte is at pack offset `base`), in the order
+ * given; bytes between them are skipped.
+ */
 export function decodeRun(bytes: Uint8Array, entries: readonly IndexEntry[], base: number): Uint8Array[] {
   return entries.map((entry) => {
     const at = entry.offset - base
@@ -55,10 +122,16 @@ export function decodeRun(bytes: Uint8Array, entries: readonly IndexEntry[], bas
   })
 }
 
-/** Read ahead at most this many stored bytes, raw bytes, and runs. */
+/** The first failure among settled reads, in the window's read order. */
+function firstFailure(results: readonly PromiseSettledResult<unknown>[]): unknown {
+  for (const result of results) if (result.status === 'rejected') return result.reason
+  return undefined
+}
+
+/** Read ahead at most this many stored bytes (gaps included), raw bytes, and windows. */
 const AHEAD_BYTES = 16 * 1024 * 1024
 const AHEAD_RAW_BYTES = 32 * 1024 * 1024
-const AHEAD_RUNS = 64
+const AHEAD_WINDOWS = 16
 
 /** The raw bytes of each located chunk, in order. */
 export async function* readEntryChunks(
@@ -66,30 +139,39 @@ export async function* readEntryChunks(
   work: ChunkWork,
   located: readonly { readonly entry: IndexEntry }[],
 ): AsyncGenerator<Uint8Array> {
-  const runs = runsOf(located.map((item) => item.entry))
+  const windows = windowsOf(located.map((item) => item.entry))
   const inFlight: { bytes: number; rawBytes: number; raw: Promise<Uint8Array[]> }[] = []
   let aheadBytes = 0
   let aheadRaw = 0
-  let pending = runs.next()
+  let pending = windows.next()
   const fill = () => {
-    // Always one run in flight; more while the budget allows.
+    // Always one window in flight; more while the budget allows.
     while (
       pending.done !== true &&
       (inFlight.length === 0 ||
-        (inFlight.length < AHEAD_RUNS &&
-          aheadBytes + pending.value.length <= AHEAD_BYTES &&
-          aheadRaw + pending.value.rawLength <= AHEAD_RAW_BYTES))
+        (inFlight.length < AHEAD_WINDOWS &&
+          aheadBytes + pending.value.storedBytes <= AHEAD_BYTES &&
+          aheadRaw + pending.value.rawBytes <= AHEAD_RAW_BYTES))
     ) {
-      const run = pending.value
-      const first = run.entries[0] as IndexEntry
-      const raw = readPackRange(blobs, first.packId, run.offset, run.length).then((bytes) =>
-        work.decode(bytes, run.entries, run.offset),
+      const window = pending.value
+      const decoded = window.reads.map((read) =>
+        readPackRange(blobs, read.packId, read.offset, read.length).then((bytes) =>
+          work.decode(bytes, read.entries, read.offset),
+        ),
+      )
+      // Settles once every read of the window has: none is left running behind a failure.
+      const raw = Promise.allSettled(decoded).then((results) =>
+        window.order.map(({ read, index }) => {
+          const result = results[read] as PromiseSettledResult<Uint8Array[]>
+          if (result.status === 'rejected') throw firstFailure(results)
+          return result.value[index] as Uint8Array
+        }),
       )
       raw.catch(() => undefined) // awaited in order below; a failure surfaces there
-      inFlight.push({ bytes: run.length, rawBytes: run.rawLength, raw })
-      aheadBytes += run.length
-      aheadRaw += run.rawLength
-      pending = runs.next()
+      inFlight.push({ bytes: window.storedBytes, rawBytes: window.rawBytes, raw })
+      aheadBytes += window.storedBytes
+      aheadRaw += window.rawBytes
+      pending = windows.next()
     }
   }
   try {
