@@ -21,6 +21,9 @@ import { createFsBlobStore, createNodeVfs } from '../src/index.js'
 import { openChunkStore } from '../src/chunkstore/chunk-store.js'
 import type { ChunkRef, ChunkStore } from '../src/chunkstore/chunk-store.js'
 import { openLmdbChunkIndex } from '../src/adapters/lmdb/lmdb-chunk-index.js'
+import { computeChunkId } from '../src/chunkstore/chunk-id.js'
+import { findCut, parseChunking } from '../src/chunkstore/chunker.js'
+import { wasmCutter } from '../src/chunkstore/gear-wasm.js'
 import type { BenchOptions, BenchResult, Table } from './lib.js'
 import { dirBytes, fmt, fmtRatio, now, withTempDir } from './lib.js'
 import { versionedFile } from './versioned-file.js'
@@ -155,6 +158,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   let ideal = { first: 0, firstCompressed: 0, later: 0, laterCompressed: 0 }
   let singleThread: { ms: number; bytes: number } | undefined
   let codec: ReturnType<typeof codecFigures> | undefined
+  let limits: ReturnType<typeof coreFigures> | undefined
 
   await withTempDir(NAME, async (dir) => {
     const srcDir = join(dir, 'src')
@@ -180,6 +184,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         cairn.storedAfterFirst = dirBytes(join(cairnDir, 'objects'))
         ideal = { ...ideal, first: version.changedBytes, firstCompressed: version.changedCompressedBytes }
         codec = codecFigures(version.bytes.subarray(0, 32 << 20))
+        limits = coreFigures(version.bytes.subarray(0, 32 << 20))
       } else {
         cairn.laterMs += ingest.ms
         cairn.laterLogical += version.bytes.length
@@ -234,7 +239,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     rss.push(await withTempDir(`${NAME}-rss`, (dir) => Promise.resolve(measureRss(dir, bytes))))
     progress(`rss: ${fmt(bytes / MB)} MB entry`)
   }
-  return report(plan, runs, ideal, singleThread, rss, codec)
+  return report(plan, runs, ideal, singleThread, rss, codec, limits)
 }
 
 function measureRss(dir: string, bytes: number): { bytes: number; maxRss: number; putMs: number } {
@@ -270,6 +275,37 @@ function codecFigures(sample: Uint8Array) {
   }
 }
 
+/**
+ * What one core does here with each step of ingest and restore, on the first version: cutting
+ * (the JavaScript loop and the WebAssembly one cairn uses), hashing. Best of three passes.
+ */
+function coreFigures(sample: Uint8Array) {
+  const params = parseChunking({})
+  const rate = (ms: number) => sample.length / MB / (ms / 1000)
+  const best = (f: () => void) => Math.min(timed(f), timed(f), timed(f))
+  const ends: number[] = []
+  const js = best(() => {
+    ends.length = 0
+    for (let at = 0; at < sample.length;) ends.push((at = findCut(sample, at, sample.length, params)))
+  })
+  const cutter = wasmCutter()
+  const wasm =
+    cutter === null
+      ? Number.NaN
+      : best(() => {
+          cutter.load(sample)
+          for (let at = 0; at < sample.length;) at = cutter.findCut(at, sample.length, params)
+        })
+  const hash = best(() => {
+    let start = 0
+    for (const end of ends) {
+      computeChunkId(sample.subarray(start, end))
+      start = end
+    }
+  })
+  return { cutJs: rate(js), cutWasm: rate(wasm), hash: rate(hash) }
+}
+
 function report(
   plan: VersionPlan,
   runs: Map<Tool, ToolRun>,
@@ -277,6 +313,7 @@ function report(
   singleThread: { ms: number; bytes: number } | undefined,
   rss: { bytes: number; maxRss: number; putMs: number }[],
   codec: ReturnType<typeof codecFigures> | undefined,
+  limits: ReturnType<typeof coreFigures> | undefined,
 ): BenchResult {
   const mbps = (bytes: number, ms: number) => (ms > 0 ? bytes / MB / (ms / 1000) : NaN)
   const restic = runs.get('restic')
@@ -378,6 +415,32 @@ function report(
       ],
     })
   }
+  if (codec !== undefined && limits !== undefined) {
+    const rFirst = restic === undefined ? undefined : mbps(restic.firstLogical, restic.firstMs)
+    const rRestore = restic === undefined ? undefined : mbps(restic.restoreBytes, restic.restoreMs)
+    tables.push({
+      title:
+        'One core, each step alone (first version, best of 3), and the ceilings two cores set: a first version cannot ingest faster than deflate runs on both, nor restore faster than inflate',
+      headers: ['step', 'MB/s, one core', 'two cores at most', 'that ceiling vs restic'],
+      rows: [
+        ['FastCDC cut, JavaScript loop', fmt(limits.cutJs), '-', '-'],
+        ['FastCDC cut, WebAssembly (used)', fmt(limits.cutWasm), '-', '-'],
+        ['BLAKE3 of the chunks', fmt(limits.hash), '-', '-'],
+        [
+          'deflate level 1 (node:zlib)',
+          fmt(codec.zlib.deflate),
+          fmt(2 * codec.zlib.deflate),
+          vs(2 * codec.zlib.deflate, rFirst),
+        ],
+        [
+          'inflate (node:zlib)',
+          fmt(codec.zlib.inflate),
+          fmt(2 * codec.zlib.inflate),
+          vs(2 * codec.zlib.inflate, rRestore),
+        ],
+      ],
+    })
+  }
   const cairn = runs.get('cairn') as ToolRun
   return {
     name: NAME,
@@ -389,10 +452,10 @@ function report(
     tables,
     notes: [
       'Every tool reads the same file from the page cache right after it is written; times are wall clock for the whole command (restic and borg include their process start, ~0.1 s).',
-      'cairn: 16 KiB average FastCDC chunks, deflate level 1 behind an entropy check, 16 MiB packs, fsynced, LMDB index cache; restic 0.14: ~1.5 MiB chunks, zstd auto, AES-256 + Poly1305; borg 1.2: ~2 MiB chunks, lz4, no encryption.',
+      'cairn: 16 KiB average FastCDC chunks (cut in WebAssembly), deflate level 1 behind an entropy check, 16 MiB packs, fsynced, LMDB index cache; restic 0.14: ~1.5 MiB chunks, zstd auto, AES-256 + Poly1305; borg 1.2: ~2 MiB chunks, lz4, no encryption.',
       'Stored bytes: the repository directory (packs, indexes, snapshots, for cairn packs and index objects; caches excluded). "ideal": bytes each version actually wrote (rewrites, inserts, the append).',
       'Peak RSS: maxRSS of a child process that streams a generated entry into the store and reads it back.',
     ],
-    raw: { plan, runs: Object.fromEntries(runs), ideal, singleThread, rss, codec },
+    raw: { plan, runs: Object.fromEntries(runs), ideal, singleThread, rss, codec, limits },
   }
 }

@@ -352,7 +352,7 @@ export class ChunkStore {
   /** An entry's bytes as a stream of pieces (about a chunk each), in bounded memory. */
   async *readEntry(chunks: readonly ChunkRef[]): AsyncGenerator<Uint8Array> {
     this.#checkOpen('entry.read')
-    // Runs of durable chunks are read together (ranged gets of adjacent chunks); pending ones one by one.
+    // Runs of durable chunks are read together (read-entry.ts plans their ranged gets); pending ones one by one.
     let run: ChunkRef[] = []
     for (const ref of chunks) {
       if (this.#pending.has(ref.id)) {

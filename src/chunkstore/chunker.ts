@@ -7,8 +7,9 @@
  * and the same content cuts the same way wherever it appears. The gear table and the masks are
  * part of the storage format (docs/FORMAT.md): changing them changes every chunk id.
  *
- * The hash runs on an Int32Array with `| 0` arithmetic: measured here that form cuts at
- * ~0.8-1.2 GB/s, where an Uint32Array with `>>> 0` ran ~6x slower.
+ * The hash runs on an Int32Array with `| 0` arithmetic (an Uint32Array with `>>> 0` ran ~6x
+ * slower): ~0.4-0.45 GB/s on this project's machine. Ingest cuts with the same search in
+ * WebAssembly (gear-wasm.ts, ~1 GB/s); this one is the reference, and cuts where that cannot run.
  */
 import { CairnError } from '../core/errors.js'
 import { chunkBytesMax, chunkBytesMin } from '../core/limits.js'
