@@ -22,6 +22,7 @@ import type { ChunkStore } from './chunkstore/chunk-store.js'
 import type { ChunkingOptions } from './chunkstore/chunker.js'
 import type { VerifyProblem, VerifyReport } from './chunkstore/verify.js'
 import type { SweepReport } from './chunkstore/sweep.js'
+import { ahead } from './core/ahead.js'
 import { CairnError, isCairnError } from './core/errors.js'
 import type { CairnErrorCode } from './core/errors.js'
 import type { CheckpointId, ChunkId } from './core/ids.js'
@@ -799,25 +800,22 @@ export class Store {
       for (const link of chainOf(id)) kept.add(link)
     }
     const expired = [...ids].filter((id) => !kept.has(id))
-    for (const id of expired) {
-      try {
-        await checkManifest(this.#blobs, id)
-      } catch (error) {
-        if (!isCairnError(error)) throw error
-        throw refuse(id, error)
+    // Manifests are read several at a time (each get is a round trip), taken in order.
+    const width = this.#blobs.properties.concurrencyMax
+    for await (const [id, checked] of ahead(expired, width, (e) => checkManifest(this.#blobs, e))) {
+      if (checked.status === 'rejected') {
+        if (!isCairnError(checked.reason)) throw checked.reason
+        throw refuse(id, checked.reason)
       }
     }
     // Marked from each kept checkpoint's own state: a link kept for another's chain included.
     const live = new Set<ChunkId>()
-    for (const id of kept) {
-      let chain: StoredManifest[]
-      try {
-        chain = await loadChain(this.#blobs, id, this.#manifests)
-      } catch (error) {
-        if (!isCairnError(error)) throw error
-        throw refuse(id, error)
+    for await (const [id, loaded] of ahead(kept, width, (k) => loadChain(this.#blobs, k, this.#manifests))) {
+      if (loaded.status === 'rejected') {
+        if (!isCairnError(loaded.reason)) throw loaded.reason
+        throw refuse(id, loaded.reason)
       }
-      for (const chunk of new Snapshot(chain, this.#chunks).chunkIds()) live.add(chunk)
+      for (const chunk of new Snapshot(loaded.value, this.#chunks).chunkIds()) live.add(chunk)
     }
     // Deepest first, so a delta goes before the parent it stands on: a crash between deletions
     // never leaves a chain with a link missing.

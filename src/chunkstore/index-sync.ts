@@ -10,6 +10,7 @@
  *   object whose content this reproduces exactly is overwritten). A read-only store keeps those
  *   entries in memory (`overlay`), never in the cache, which must only hold listed index objects.
  */
+import { ahead } from '../core/ahead.js'
 import { isCairnError } from '../core/errors.js'
 import type { PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
@@ -69,11 +70,13 @@ export async function syncIndex(
     batch = []
     batchEntries = 0
   }
-  for (const key of [...listed].sort()) {
-    if (known.has(key)) continue
+  const unknown = [...listed].sort().filter((key) => !known.has(key))
+  // Fetched several at a time (each get is a round trip), merged one by one in key order.
+  for await (const [key, fetched] of ahead(unknown, blobs.properties.concurrencyMax, (k) => blobs.get(k))) {
     let entries
     try {
-      entries = decodeIndexObject(await blobs.get(key), key)
+      if (fetched.status === 'rejected') throw fetched.reason
+      entries = decodeIndexObject(fetched.value, key)
     } catch (error) {
       // Listed, then deleted (GC on another machine, in a shared object store): it is absent.
       if (isCairnError(error, 'NOT_FOUND')) continue

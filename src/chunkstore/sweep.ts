@@ -15,6 +15,7 @@
  * never an index entry naming a pack that is gone. The caller holds the store's lock (no writer
  * meanwhile), has flushed every pending chunk, and resyncs its index cache afterwards.
  */
+import { ahead } from '../core/ahead.js'
 import { isCairnError } from '../core/errors.js'
 import type { ChunkId, PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
@@ -85,12 +86,16 @@ export async function sweepPacks(
   const indexed = new Set<PackId>()
   // Read once, used again in steps 1 and 2 (index objects a repack adds name only live packs).
   const indexObjects = new Map<string, IndexEntry[]>()
-  for await (const { key } of blobs.list('index/')) {
+  const indexKeys: string[] = []
+  for await (const { key } of blobs.list('index/')) indexKeys.push(key)
+  // Fetched several at a time (each get is a round trip), taken in listing order.
+  for await (const [key, fetched] of ahead(indexKeys, blobs.properties.concurrencyMax, (k) => blobs.get(k))) {
     // A damaged index object stops the sweep: a pack it names might be deleted while a cache
     // elsewhere still trusts it. Repair (a writable open) or verify first.
     let entries: IndexEntry[]
     try {
-      entries = decodeIndexObject(await blobs.get(key), key)
+      if (fetched.status === 'rejected') throw fetched.reason
+      entries = decodeIndexObject(fetched.value, key)
     } catch (error) {
       // Deleted since the listing (a run on another machine, in a shared object store).
       if (isCairnError(error, 'NOT_FOUND')) continue
@@ -264,18 +269,18 @@ export async function sweepPacks(
   }
   // One pack ahead: the next candidate is read and checked while this one is copied and the new
   // packs are put (two packs' data in memory at most).
-  const ahead = (i: number) => {
+  const checkedAhead = (i: number) => {
     const item = repack[i]
     if (item === undefined) return undefined
     const pending = readChecked(item)
     pending.catch(() => undefined) // awaited below; this only keeps it from being unhandled meanwhile
     return pending
   }
-  let next = ahead(0)
+  let next = checkedAhead(0)
   for (let i = 0; i < repack.length; i++) {
     const item = repack[i]
     const data = await next
-    next = ahead(i + 1)
+    next = checkedAhead(i + 1)
     if (item === undefined || data === undefined) continue
     const { packId, liveEntries } = item
     for (const entry of liveEntries) {
