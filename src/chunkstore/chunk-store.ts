@@ -300,6 +300,16 @@ export class ChunkStore {
     assert(this.#pending.size === 0, 'a flushed chunk store holds no pending chunk')
   }
 
+  /**
+   * Starts the worker threads now and resolves once they take jobs. Without it they start with
+   * the first entry written or read (running its first pieces on the calling thread meanwhile):
+   * call it where a later write must not share the cores with their loading.
+   */
+  async warm(): Promise<void> {
+    this.#checkOpen('chunkstore.warm')
+    await this.#work.ready()
+  }
+
   /** A chunk's raw bytes, checked against its id. */
   async readChunk(ref: ChunkRef): Promise<Uint8Array> {
     this.#checkOpen('chunk.read')

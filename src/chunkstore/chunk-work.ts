@@ -41,6 +41,8 @@ export interface ChunkWork {
    * is handed to the worker (not copied) and unusable after.
    */
   check(bytes: Uint8Array, entries: readonly IndexEntry[], base: number): Promise<void>
+  /** Starts the threads (if any, and not yet) and resolves once every one takes jobs. */
+  ready(): Promise<void>
   close(): Promise<void>
 }
 
@@ -72,6 +74,8 @@ export type WorkRequest =
 type WorkOrder = WorkRequest extends infer R ? (R extends WorkRequest ? Omit<R, 'job'> : never) : never
 
 export type WorkReply =
+  /** Sent once, unasked, when the worker has loaded and takes jobs. */
+  | { readonly job: -1; readonly ready: true }
   | { readonly job: number; readonly cuts: SpanCuts }
   | { readonly job: number; readonly encoded: EncodedRanges }
   | { readonly job: number; readonly checked: number }
@@ -121,6 +125,9 @@ export function inlineChunkWork(): ChunkWork {
       decodeRun(bytes, entries, base)
       return Promise.resolve()
     },
+    ready() {
+      return Promise.resolve()
+    },
     close() {
       return Promise.resolve()
     },
@@ -135,8 +142,14 @@ interface Pending {
 interface PoolWorker {
   readonly worker: Worker
   readonly pending: Map<number, Pending>
-  /** True once it has answered a job: a worker that never did is not restarted. */
-  answered: boolean
+  /** True once it has loaded and said so: a worker that never did is not restarted. */
+  ready: boolean
+}
+
+/** A pool of worker threads. */
+export interface PoolChunkWork extends ChunkWork {
+  /** Threads started so far (0 until the first cut, encode, decode or `ready`). */
+  readonly threadsStarted: number
 }
 
 /**
@@ -181,15 +194,34 @@ function spawnWorker(): Worker {
   return new Worker(boot, { eval: true })
 }
 
-/** A pool of `threads` worker threads; a job goes to the one with the fewest in hand. */
-export function workerChunkWork(threads: number): ChunkWork {
+/**
+ * A pool of `threads` worker threads; a job goes to the ready one with the fewest in hand.
+ *
+ * The threads start with the first cut, encode or decode, not before: a worker takes ~0.1-0.5 s
+ * and a core's worth of CPU to load, which a process that only collects garbage or writes small
+ * entries would pay for nothing (measured: a retain + GC in a fresh process took 671 ms with two
+ * workers loading beside it, 543 ms with none). Until a thread has loaded, jobs run on the
+ * calling thread, so nothing waits for the pool. Checks (GC's repack) never start it: they use
+ * the threads only when they are already running.
+ */
+export function workerChunkWork(threads: number): PoolChunkWork {
+  const inline = inlineChunkWork()
   const workers: PoolWorker[] = []
+  let started = false
   let nextJob = 0
   let closed = false
-  /** Set when a worker fails before it ever answered: the pool cannot start, so it stops. */
+  /** Set when a worker fails before it ever loaded: the pool cannot start, so it stops. */
   let broken: Error | undefined
+  /** Waiting for every thread to load (`ready()`). */
+  const waiting = new Set<{ readonly resolve: () => void; readonly reject: (error: unknown) => void }>()
+  const settleWaiting = () => {
+    if (broken !== undefined) for (const w of waiting) w.reject(broken)
+    else if (workers.length > 0 && workers.every((w) => w.ready)) for (const w of waiting) w.resolve()
+    else return
+    waiting.clear()
+  }
 
-  /** A worker died: its jobs fail; a worker that had been working is replaced. */
+  /** A worker died: its jobs fail; a worker that had loaded is replaced. */
   const fail = (member: PoolWorker, error: unknown) => {
     const index = workers.indexOf(member)
     if (index < 0) return
@@ -199,15 +231,20 @@ export function workerChunkWork(threads: number): ChunkWork {
     member.pending.clear()
     void member.worker.terminate()
     if (closed) return
-    if (member.answered) workers.push(start())
+    if (member.ready) workers.push(start())
     else broken ??= failure
+    settleWaiting()
   }
 
   const start = (): PoolWorker => {
-    const member: PoolWorker = { worker: spawnWorker(), pending: new Map(), answered: false }
+    const member: PoolWorker = { worker: spawnWorker(), pending: new Map(), ready: false }
     member.worker.unref()
     member.worker.on('message', (reply: WorkReply) => {
-      member.answered = true
+      if ('ready' in reply) {
+        member.ready = true
+        settleWaiting()
+        return
+      }
       const pending = member.pending.get(reply.job)
       if (pending === undefined) return
       member.pending.delete(reply.job)
@@ -223,19 +260,28 @@ export function workerChunkWork(threads: number): ChunkWork {
     return member
   }
 
-  // Start every thread now: a worker takes ~0.1-0.5 s to load, better paid at open than mid-entry.
-  for (let i = 0; i < threads; i++) workers.push(start())
+  const ensureStarted = () => {
+    if (started || closed) return
+    started = true
+    for (let i = 0; i < threads; i++) workers.push(start())
+  }
 
-  const run = (request: WorkOrder, transfer: ArrayBuffer[] = []): Promise<WorkReply> => {
+  /** A loaded thread to give a job to (the one with the fewest in hand), or undefined. */
+  const pick = (): PoolWorker | undefined => {
+    let member: PoolWorker | undefined
+    for (const w of workers)
+      if (w.ready && (member === undefined || w.pending.size < member.pending.size)) member = w
+    return member
+  }
+
+  const refuse = (): Promise<never> | undefined => {
     if (closed)
       return Promise.reject(new CairnError('CLOSED', 'the chunk worker pool is closed', { op: 'chunk.work' }))
-    if (broken !== undefined || workers.length === 0) {
-      return Promise.reject(
-        broken ?? new CairnError('IO', 'no chunk worker thread is running', { op: 'chunk.work' }),
-      )
-    }
-    let member = workers[0] as PoolWorker
-    for (const w of workers) if (w.pending.size < member.pending.size) member = w
+    if (broken !== undefined) return Promise.reject(broken)
+    return undefined
+  }
+
+  const run = (member: PoolWorker, request: WorkOrder, transfer: ArrayBuffer[] = []): Promise<WorkReply> => {
     const job = nextJob++
     return new Promise<WorkReply>((resolve, reject) => {
       if (member.pending.size === 0) member.worker.ref()
@@ -254,14 +300,23 @@ export function workerChunkWork(threads: number): ChunkWork {
 
   return {
     shared: true,
+    get threadsStarted() {
+      return workers.length
+    },
     async cut(span, params) {
-      const reply = await run({ op: 'cut', span, params })
+      ensureStarted()
+      const member = pick()
+      if (member === undefined) return refuse() ?? inline.cut(span, params)
+      const reply = await run(member, { op: 'cut', span, params })
       if (!('cuts' in reply))
         throw new CairnError('IO', 'chunk worker: no cuts in reply', { op: 'chunk.work' })
       return reply.cuts
     },
     async encode(bytes, ranges, compression) {
-      const reply = await run({ op: 'encode', bytes, ranges, compression })
+      ensureStarted()
+      const member = pick()
+      if (member === undefined) return refuse() ?? inline.encode(bytes, ranges, compression)
+      const reply = await run(member, { op: 'encode', bytes, ranges, compression })
       if (!('encoded' in reply))
         throw new CairnError('IO', 'chunk worker: nothing encoded in reply', { op: 'chunk.work' })
       if (!reply.encoded.codecs.every(isCodec))
@@ -269,21 +324,38 @@ export function workerChunkWork(threads: number): ChunkWork {
       return storedChunks(reply.encoded)
     },
     async check(bytes, entries, base) {
-      const reply = await run({ op: 'check', bytes, entries, base }, [bytes.buffer as ArrayBuffer])
+      // Never starts the threads (see above): checks are GC's, short next to their loading.
+      const member = pick()
+      if (member === undefined) return refuse() ?? inline.check(bytes, entries, base)
+      const reply = await run(member, { op: 'check', bytes, entries, base }, [bytes.buffer as ArrayBuffer])
       if (!('checked' in reply))
         throw new CairnError('IO', 'chunk worker: nothing checked in reply', { op: 'chunk.work' })
     },
     async decode(bytes, entries, base) {
-      const reply = await run({ op: 'decode', bytes, entries, base })
+      ensureStarted()
+      const member = pick()
+      if (member === undefined) return refuse() ?? inline.decode(bytes, entries, base)
+      const reply = await run(member, { op: 'decode', bytes, entries, base })
       if (!('decoded' in reply))
         throw new CairnError('IO', 'chunk worker: nothing decoded in reply', { op: 'chunk.work' })
       let at = 0
       return reply.decoded.lengths.map((length) => reply.decoded.out.subarray(at, (at += length)))
     },
+    ready() {
+      const refused = refuse()
+      if (refused !== undefined) return refused
+      ensureStarted()
+      return new Promise<void>((resolve, reject) => {
+        waiting.add({ resolve, reject })
+        settleWaiting()
+      })
+    },
     async close() {
       closed = true
       const all = workers.splice(0)
       const error = new CairnError('CLOSED', 'the chunk worker pool closed', { op: 'chunk.work' })
+      for (const w of waiting) w.reject(error)
+      waiting.clear()
       for (const member of all) {
         for (const pending of member.pending.values()) pending.reject(error)
         member.pending.clear()

@@ -12,6 +12,10 @@ import type { WorkReply, WorkRequest } from './chunk-work.js'
 const port = parentPort
 if (port === null) throw new Error('chunk-worker runs only as a worker thread')
 const ready = loadChunkHasher()
+// Loaded: the pool gives this thread jobs from now on (it runs them itself until then).
+void ready.then(() => {
+  port.postMessage({ job: -1, ready: true } satisfies WorkReply)
+})
 
 port.on('message', (request: WorkRequest) => {
   void ready.then(() => {

@@ -60,6 +60,7 @@ describe('chunk store failures', () => {
     let broken = true
     const blobs = flaky(inner, (key) => key.startsWith('packs/') && broken && ++packPuts >= 3)
     const store = await open(blobs, { workers: 2 })
+    await store.warm()
     const data = createRng(1).bytes(3 * 1024 * 1024)
     await expect(store.putEntry(data)).rejects.toThrow('injected put failure')
     await expectCairnError(store.flush(), 'IO')

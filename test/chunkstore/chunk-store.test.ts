@@ -49,6 +49,7 @@ describe('chunk store', () => {
   it('property: any entry round-trips, from bytes, pieces or a Readable, inline and on workers', async () => {
     const inline = (await storeOn(new SimDisk({ seed: 1 }))).store
     const pooled = (await storeOn(new SimDisk({ seed: 2 }), { workers: 2 })).store
+    await pooled.warm()
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(

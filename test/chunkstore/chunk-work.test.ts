@@ -1,10 +1,18 @@
 /**
  * The worker pool's node flags: inherited untouched (node then checks nothing more), except that
  * `--input-type`, which node refuses for a worker, is left out when the host runs with it
- * (review found that passing flags explicitly broke --max-old-space-size and friends).
+ * (review found that passing flags explicitly broke --max-old-space-size and friends). The pool
+ * starts its threads lazily: a check never starts them, a cut does and is answered on the calling
+ * thread until they load, with the same result; a closed pool refuses with CLOSED.
  */
 import { describe, expect, it } from 'vitest'
-import { workerExecArgv } from '../../src/chunkstore/chunk-work.js'
+import { createRng } from '../../src/adapters/sim/rng.js'
+import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
+import { parseChunking } from '../../src/chunkstore/chunker.js'
+import { inlineChunkWork, workerChunkWork, workerExecArgv } from '../../src/chunkstore/chunk-work.js'
+import { encodeChunk } from '../../src/chunkstore/codec.js'
+import type { PackId } from '../../src/core/ids.js'
+import { expectCairnError } from '../helpers.js'
 
 describe('chunk worker flags', () => {
   it('inherits flags as they are unless --input-type is among them, and then drops only it', () => {
@@ -14,5 +22,59 @@ describe('chunk worker flags', () => {
       '--max-old-space-size=4096',
     ])
     expect(workerExecArgv(['--input-type', 'module', '--stack-size=2000'])).toEqual(['--stack-size=2000'])
+  })
+})
+
+describe('the worker pool', () => {
+  const params = parseChunking({ minSize: 256, avgSize: 1024, maxSize: 4096 })
+  const rng = createRng(9)
+  const bytes = new Uint8Array(new SharedArrayBuffer(200_000)).map(() => rng.int(256))
+  const span = { bytes, base: 0, own: bytes.length }
+
+  it('starts no thread for a check, and runs it on the calling thread', async () => {
+    await loadChunkHasher()
+    const pool = workerChunkWork(2)
+    try {
+      const data = new TextEncoder().encode('abc'.repeat(5000))
+      const stored = encodeChunk(data)
+      const entry = {
+        chunkId: computeChunkId(data),
+        packId: 'ab'.repeat(32) as PackId,
+        offset: 0,
+        storedLength: stored.bytes.length,
+        rawLength: data.length,
+        codec: stored.codec,
+      }
+      await pool.check(stored.bytes.slice(), [entry], 0)
+      expect(pool.threadsStarted).toBe(0)
+      // A damaged chunk is still refused, wherever it is checked.
+      const damaged = stored.bytes.slice()
+      damaged[5] = (damaged[5] ?? 0) ^ 0xff
+      await expectCairnError(pool.check(damaged, [entry], 0), 'CORRUPT_OBJECT')
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('starts its threads with the first cut, which the calling thread answers meanwhile, the same as the threads do', async () => {
+    const pool = workerChunkWork(2)
+    try {
+      const early = await pool.cut(span, params)
+      expect(pool.threadsStarted).toBe(2)
+      await pool.ready()
+      expect(await pool.cut(span, params)).toEqual(early)
+      expect(early).toEqual(await inlineChunkWork().cut(span, params))
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('a closed pool refuses jobs and its waiters with CLOSED', async () => {
+    const pool = workerChunkWork(1)
+    const waiting = expectCairnError(pool.ready(), 'CLOSED')
+    await pool.close()
+    await waiting
+    await expectCairnError(pool.cut(span, params), 'CLOSED')
+    await expectCairnError(pool.ready(), 'CLOSED')
   })
 })

@@ -5,7 +5,7 @@
  * claimed once and added in order; a failed ingest gives back every claim it did not add.
  */
 import fc from 'fast-check'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ChunkId } from '../../src/core/ids.js'
 import { createRng } from '../../src/adapters/sim/rng.js'
 import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
@@ -17,6 +17,8 @@ import { ingestEntry } from '../../src/chunkstore/ingest.js'
 import type { IngestSink } from '../../src/chunkstore/ingest.js'
 
 const pool = workerChunkWork(2)
+// Loaded before the properties run, so their jobs go to the threads (not the calling thread).
+beforeAll(() => pool.ready())
 afterAll(() => pool.close())
 
 function* split(data: Uint8Array, cuts: readonly number[]): Generator<Uint8Array> {
