@@ -825,15 +825,30 @@ export class Store {
     // removed here next time.
     let bytesFreed = 0
     const sizeOf = async (key: string) => (await this.#blobs.head(key))?.size ?? 0
-    for (const id of expired) {
-      bytesFreed += await sizeOf(manifestKey(id))
-      await this.#blobs.delete([manifestKey(id)])
-      this.#manifests.delete(id)
-      this.#catalog.delete(id)
-      this.#intact.delete(id)
+    const sizesOf = async (keys: readonly string[]) => {
+      for await (const [, size] of ahead(keys, width, sizeOf)) {
+        if (size.status === 'rejected') throw size.reason
+        bytesFreed += size.value
+      }
+    }
+    // One depth at a time, each in one delete (one directory sync): no checkpoint of a depth
+    // stands on another of the same depth, so a crash inside a batch breaks no chain.
+    for (let at = 0; at < expired.length;) {
+      const level = depth.get(expired[at] as CheckpointId)
+      let end = at
+      while (end < expired.length && depth.get(expired[end] as CheckpointId) === level) end++
+      const batch = expired.slice(at, end)
+      await sizesOf(batch.map(manifestKey))
+      await this.#blobs.delete(batch.map(manifestKey))
+      for (const id of batch) {
+        this.#manifests.delete(id)
+        this.#catalog.delete(id)
+        this.#intact.delete(id)
+      }
+      at = end
     }
     const gone = [...tombstones.keys()].filter((id) => !ids.has(id) || !kept.has(id))
-    for (const id of gone) bytesFreed += await sizeOf(`tombstones/${id}`)
+    await sizesOf(gone.map((id) => `tombstones/${id}`))
     if (gone.length > 0) await this.#blobs.delete(gone.map((id) => `tombstones/${id}`))
     const swept = await this.#chunks.sweep(live, { repackDeadShare })
     return {
