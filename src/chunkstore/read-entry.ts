@@ -11,7 +11,8 @@
  * on every core.
  *
  * Memory: at most 16 MiB of stored bytes and 32 MiB of their raw bytes read ahead (or one window,
- * when a window is larger), plus what the consumer holds.
+ * when a window is larger), plus what the consumer holds; at most the store's `concurrencyMax`
+ * gets at once.
  */
 import type { PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
@@ -122,6 +123,30 @@ export function decodeRun(bytes: Uint8Array, entries: readonly IndexEntry[], bas
   })
 }
 
+/** Runs at most `width` tasks at once, the others in the order they came. */
+class Gate {
+  readonly #width: number
+  #running = 0
+  readonly #queue: (() => void)[] = []
+
+  constructor(width: number) {
+    this.#width = Math.max(1, Math.floor(width))
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#width) await new Promise<void>((resolve) => this.#queue.push(resolve))
+    else this.#running++
+    try {
+      return await task()
+    } finally {
+      // The slot passes straight to the next in line (it stays counted), or is freed.
+      const next = this.#queue.shift()
+      if (next === undefined) this.#running--
+      else next()
+    }
+  }
+}
+
 /** The first failure among settled reads, in the window's read order. */
 function firstFailure(results: readonly PromiseSettledResult<unknown>[]): unknown {
   for (const result of results) if (result.status === 'rejected') return result.reason
@@ -141,6 +166,9 @@ export async function* readEntryChunks(
 ): AsyncGenerator<Uint8Array> {
   const windows = windowsOf(located.map((item) => item.entry))
   const inFlight: { bytes: number; rawBytes: number; raw: Promise<Uint8Array[]> }[] = []
+  // A window may hold hundreds of reads (chunks spread over many packs): at most the store's
+  // concurrency run at once, the earlier windows' first (review found 964 at once, and EMFILE).
+  const gate = new Gate(blobs.properties.concurrencyMax)
   let aheadBytes = 0
   let aheadRaw = 0
   let pending = windows.next()
@@ -155,8 +183,10 @@ export async function* readEntryChunks(
     ) {
       const window = pending.value
       const decoded = window.reads.map((read) =>
-        readPackRange(blobs, read.packId, read.offset, read.length).then((bytes) =>
-          work.decode(bytes, read.entries, read.offset),
+        gate.run(() =>
+          readPackRange(blobs, read.packId, read.offset, read.length).then((bytes) =>
+            work.decode(bytes, read.entries, read.offset),
+          ),
         ),
       )
       // Settles once every read of the window has: none is left running behind a failure.

@@ -2,7 +2,8 @@
  * How an entry is read back: the plan of ranged gets for a window (every chunk fetched exactly
  * once, near chunks of a pack merged, never more dead bytes than chunk bytes, gets bounded), and a
  * later version whose chunks alternate between packs read byte-exact with a few gets per pack
- * rather than one per stretch; a get that fails fails the read, with every other get settled.
+ * rather than one per stretch, never more gets at once than the store serves; a get that fails
+ * fails the read, with every other get settled.
  */
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -118,6 +119,36 @@ describe('reading an entry', () => {
     expect(stretches).toBeGreaterThan(100)
     expect(gets.length).toBeLessThanOrEqual(packs * 6)
     expect(gets.length).toBeLessThan(stretches / 8)
+  })
+
+  it('an entry spread over many packs is read with no more gets at once than the store serves', async () => {
+    let running = 0
+    let most = 0
+    const blobs = new (class extends MemoryBlobStore {
+      override readonly properties = { ...new MemoryBlobStore().properties, concurrencyMax: 8 }
+      override async get(key: string, range?: ByteRange): Promise<Uint8Array> {
+        running++
+        most = Math.max(most, running)
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 1))
+          return await super.get(key, range)
+        } finally {
+          running--
+        }
+      }
+    })()
+    // One chunk a pack: every chunk of a window is a read of its own.
+    const store = await openChunkStore({ blobs, workers: 0, packChunks: 1 })
+    open.push(store)
+    const rng = createRng(8)
+    const data = new Uint8Array(4 * MiB).map(() => rng.int(256))
+    const put = await store.putEntry(data)
+    await store.flush()
+    expect(put.chunks.length).toBeGreaterThan(100)
+    most = 0
+    expectBytes(await store.readEntryBytes(put.chunks), data)
+    expect(most).toBeGreaterThan(1)
+    expect(most).toBeLessThanOrEqual(8)
   })
 
   it('a get that fails fails the read, and the other gets of its window all settle first', async () => {
