@@ -204,7 +204,7 @@ function spawnWorker(): Worker {
  * calling thread, so nothing waits for the pool. Checks (GC's repack) never start it: they use
  * the threads only when they are already running.
  */
-export function workerChunkWork(threads: number): PoolChunkWork {
+export function workerChunkWork(threads: number, spawn: () => Worker = spawnWorker): PoolChunkWork {
   const inline = inlineChunkWork()
   const workers: PoolWorker[] = []
   let started = false
@@ -237,7 +237,7 @@ export function workerChunkWork(threads: number): PoolChunkWork {
   }
 
   const start = (): PoolWorker => {
-    const member: PoolWorker = { worker: spawnWorker(), pending: new Map(), ready: false }
+    const member: PoolWorker = { worker: spawn(), pending: new Map(), ready: false }
     member.worker.unref()
     member.worker.on('message', (reply: WorkReply) => {
       if ('ready' in reply) {
@@ -263,7 +263,18 @@ export function workerChunkWork(threads: number): PoolChunkWork {
   const ensureStarted = () => {
     if (started || closed) return
     started = true
-    for (let i = 0; i < threads; i++) workers.push(start())
+    try {
+      for (let i = 0; i < threads; i++) workers.push(start())
+    } catch (error) {
+      // A thread that cannot even be created: the pool cannot start (review found the jobs
+      // after the first quietly running on the calling thread, and ready() never settling).
+      broken ??= new CairnError('IO', 'a chunk worker thread could not start', {
+        op: 'chunk.work',
+        cause: error,
+      })
+      for (const member of workers.splice(0)) void member.worker.terminate()
+      settleWaiting()
+    }
   }
 
   /** A loaded thread to give a job to (the one with the fewest in hand), or undefined. */

@@ -44,7 +44,10 @@ export class WasmCutter {
   constructor(memory: WasmMemory, cut: CutExport) {
     this.#memory = memory
     this.#cut = cut
-    new Int32Array(memory.buffer, 0, 256).set(GEAR)
+    // WebAssembly reads little-endian whatever the host: the table is written so (review found
+    // big-endian hosts would cut elsewhere).
+    const table = new DataView(memory.buffer, 0, 1024)
+    for (let i = 0; i < 256; i++) table.setInt32(i * 4, GEAR[i] as number, true)
   }
 
   /** Copies `bytes` in: the offsets `findCut` takes from now on are into them. */

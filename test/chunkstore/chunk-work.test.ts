@@ -69,6 +69,22 @@ describe('the worker pool', () => {
     }
   })
 
+  it('a pool whose threads cannot be created refuses every job and its waiters with IO', async () => {
+    const pool = workerChunkWork(2, () => {
+      throw new Error('no threads here')
+    })
+    try {
+      const waiting = expectCairnError(pool.ready(), 'IO')
+      await expectCairnError(pool.cut(span, params), 'IO')
+      await expectCairnError(pool.cut(span, params), 'IO') // not quietly on the calling thread
+      await waiting
+      await expectCairnError(pool.ready(), 'IO')
+      expect(pool.threadsStarted).toBe(0)
+    } finally {
+      await pool.close()
+    }
+  })
+
   it('a closed pool refuses jobs and its waiters with CLOSED', async () => {
     const pool = workerChunkWork(1)
     const waiting = expectCairnError(pool.ready(), 'CLOSED')
