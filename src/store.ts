@@ -800,8 +800,9 @@ export class Store {
       for (const link of chainOf(id)) kept.add(link)
     }
     const expired = [...ids].filter((id) => !kept.has(id))
-    // Manifests are read several at a time (each get is a round trip), taken in order.
-    const width = this.#blobs.properties.concurrencyMax
+    // Manifests are read a few at a time (each get is a round trip), taken in order. Few: a
+    // manifest of a big entry is big, and these bypass the manifest cache's bound.
+    const width = Math.min(4, this.#blobs.properties.concurrencyMax)
     for await (const [id, checked] of ahead(expired, width, (e) => checkManifest(this.#blobs, e))) {
       if (checked.status === 'rejected') {
         if (!isCairnError(checked.reason)) throw checked.reason
@@ -810,7 +811,7 @@ export class Store {
     }
     // Marked from each kept checkpoint's own state: a link kept for another's chain included.
     const live = new Set<ChunkId>()
-    for await (const [id, loaded] of ahead(kept, width, (k) => loadChain(this.#blobs, k, this.#manifests))) {
+    for await (const [id, loaded] of ahead(kept, 2, (k) => loadChain(this.#blobs, k, this.#manifests))) {
       if (loaded.status === 'rejected') {
         if (!isCairnError(loaded.reason)) throw loaded.reason
         throw refuse(id, loaded.reason)
@@ -839,11 +840,16 @@ export class Store {
       while (end < expired.length && depth.get(expired[end] as CheckpointId) === level) end++
       const batch = expired.slice(at, end)
       await sizesOf(batch.map(manifestKey))
-      await this.#blobs.delete(batch.map(manifestKey))
-      for (const id of batch) {
-        this.#manifests.delete(id)
-        this.#catalog.delete(id)
-        this.#intact.delete(id)
+      try {
+        await this.#blobs.delete(batch.map(manifestKey))
+      } finally {
+        // Forgotten even when the delete failed partway: a cached manifest must never outlive
+        // its object (one still there is read again from the store).
+        for (const id of batch) {
+          this.#manifests.delete(id)
+          this.#catalog.delete(id)
+          this.#intact.delete(id)
+        }
       }
       at = end
     }

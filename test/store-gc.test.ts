@@ -221,6 +221,36 @@ describe('gc', () => {
     }
   })
 
+  it('a manifest delete that fails partway leaves no deleted checkpoint served from memory', async () => {
+    let deletedBeforeFault = 0
+    for (let target = 0; target < 4; target++) {
+      const disk = new SimDisk({ seed: 3 })
+      const store = await open(disk)
+      for (let i = 0; i < 5; i++)
+        await store.checkpoint({ lsn: 0, entries: { 'a.bin': encode(`state ${String(i)}`) } })
+      const plan = await store.retain({ keepLast: 1 })
+      const dropped = plan.drop.map((d) => d.checkpoint.id)
+      for (const id of dropped) await store.snapshot(id) // cached in memory
+      disk.injectFault({
+        kind: 'EIO',
+        ops: ['unlink'],
+        path: new RegExp(`manifests/${dropped[target] ?? ''}$`),
+      })
+      await expect(store.gc({ graceMs: 0 })).rejects.toThrow()
+      for (const id of dropped) {
+        const onDisk = await disk.stat(`objects/manifests/${id}`).then(
+          () => true,
+          () => false,
+        )
+        if (!onDisk) deletedBeforeFault++
+        // Gone from the store: gone from memory too.
+        if (!onDisk) await expect(store.snapshot(id)).rejects.toThrow()
+      }
+      await store.close()
+    }
+    expect(deletedBeforeFault).toBeGreaterThan(0)
+  })
+
   it('a crash before every I/O of gc (repacking included) leaves every kept checkpoint restorable, and gc again finishes', async () => {
     const setup = async (seed: number) => {
       const disk = new SimDisk({ seed })
