@@ -231,8 +231,18 @@ export function workerChunkWork(threads: number, spawn: () => Worker = spawnWork
     member.pending.clear()
     void member.worker.terminate()
     if (closed) return
-    if (member.ready) workers.push(start())
-    else broken ??= failure
+    if (member.ready) {
+      try {
+        workers.push(start())
+      } catch (spawnError) {
+        // No replacement can be made: what threads are left work on, the last one's death stops the pool.
+        if (workers.length === 0)
+          broken ??= new CairnError('IO', 'a chunk worker thread could not start', {
+            op: 'chunk.work',
+            cause: spawnError,
+          })
+      }
+    } else broken ??= failure
     settleWaiting()
   }
 

@@ -71,8 +71,11 @@ export async function syncIndex(
     batchEntries = 0
   }
   const unknown = [...listed].sort().filter((key) => !known.has(key))
-  // Fetched several at a time (each get is a round trip), merged one by one in key order.
-  for await (const [key, fetched] of ahead(unknown, blobs.properties.concurrencyMax, (k) => blobs.get(k))) {
+  // Fetched a few at a time (each get is a round trip; few, as an index object can be megabytes),
+  // merged one by one in key order.
+  for await (const [key, fetched] of ahead(unknown, Math.min(8, blobs.properties.concurrencyMax), (k) =>
+    blobs.get(k),
+  )) {
     let entries
     try {
       if (fetched.status === 'rejected') throw fetched.reason

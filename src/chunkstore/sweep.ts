@@ -88,8 +88,11 @@ export async function sweepPacks(
   const indexObjects = new Map<string, IndexEntry[]>()
   const indexKeys: string[] = []
   for await (const { key } of blobs.list('index/')) indexKeys.push(key)
-  // Fetched several at a time (each get is a round trip), taken in listing order.
-  for await (const [key, fetched] of ahead(indexKeys, blobs.properties.concurrencyMax, (k) => blobs.get(k))) {
+  // Fetched a few at a time (each get is a round trip; few, as an index object can be megabytes),
+  // taken in listing order.
+  for await (const [key, fetched] of ahead(indexKeys, Math.min(8, blobs.properties.concurrencyMax), (k) =>
+    blobs.get(k),
+  )) {
     // A damaged index object stops the sweep: a pack it names might be deleted while a cache
     // elsewhere still trusts it. Repair (a writable open) or verify first.
     let entries: IndexEntry[]
