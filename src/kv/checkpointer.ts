@@ -18,6 +18,7 @@ import type { CheckpointInfo } from '../snapshot/snapshot.js'
 import type { Store } from '../store.js'
 import { IMAGE_ENTRY, IMAGE_FORMAT_VERSION, encodeImage } from './image.js'
 import type { MapImage } from './sorted-map.js'
+import { OneAtATime } from '../core/one-at-a-time.js'
 
 /** What the checkpointer needs of the key-value store. */
 export interface CheckpointSource {
@@ -48,7 +49,7 @@ export class Checkpointer {
   #coveredLsn: number
   #committed = 0
   #sinceGc = 0
-  #running: Promise<unknown> | undefined
+  readonly #slot = new OneAtATime()
   #timer: ReturnType<typeof setInterval> | undefined
   #stopped = false
   #failures = 0
@@ -99,26 +100,20 @@ export class Checkpointer {
    * the newest checkpoint. Errors are the checkpoint's own (retention and GC go to `onError`).
    */
   async checkpointNow(): Promise<CheckpointInfo | undefined> {
-    while (this.#running !== undefined) await this.#running.catch(() => undefined)
-    const run = this.#run()
-    const settled = run.catch(() => undefined)
-    this.#running = settled
-    void settled.finally(() => {
-      if (this.#running === settled) this.#running = undefined
-    })
-    return run
+    await this.#slot.idle()
+    return this.#slot.track(this.#run())
   }
 
   /** Stops the timer and waits for the checkpoint in progress. */
   async stop(): Promise<void> {
     this.#stopped = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    while (this.#running !== undefined) await this.#running.catch(() => undefined)
+    await this.#slot.idle()
   }
 
   /** Starts a background checkpoint unless one runs (or the last failure is too recent). */
   #start(): void {
-    if (this.#running !== undefined || this.#stopped || Date.now() < this.#retryAt) return
+    if (this.#slot.busy || this.#stopped || Date.now() < this.#retryAt) return
     const run = this.#run().then(
       () => {
         this.#failures = 0
@@ -129,10 +124,7 @@ export class Checkpointer {
         this.report(error)
       },
     )
-    this.#running = run
-    void run.finally(() => {
-      if (this.#running !== run) return
-      this.#running = undefined
+    void this.#slot.track(run, () => {
       // Writes applied meanwhile may make the next one due already.
       const { everyRecords } = this.#policy
       if (this.#failures === 0 && everyRecords !== undefined && this.#records >= everyRecords) this.#start()

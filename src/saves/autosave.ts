@@ -8,6 +8,7 @@ import { CairnError } from '../core/errors.js'
 import { parseSlotName } from './errors.js'
 import type { SaveInfo } from './slot-index.js'
 import type { WorldInput } from './world.js'
+import { OneAtATime } from '../core/one-at-a-time.js'
 
 /** The slot autosaves go to by default. */
 export const AUTOSAVE_SLOT_DEFAULT = 'autosave'
@@ -45,7 +46,7 @@ export class Autosave {
   readonly #target: AutosaveTarget
   readonly #capture: CaptureWorld
   #timer: ReturnType<typeof setTimeout> | undefined
-  #running: Promise<unknown> | undefined
+  readonly #slot = new OneAtATime()
   #stopped = false
   #lastSave: SaveInfo | undefined
   #saves = 0
@@ -80,10 +81,8 @@ export class Autosave {
    */
   async saveNow(): Promise<SaveInfo> {
     if (this.#stopped) throw new CairnError('CLOSED', 'the autosave is stopped', { op: 'saves.autosave' })
-    while (this.#running !== undefined) await this.#running
-    const run = this.#once()
-    this.#track(run)
-    return run
+    await this.#slot.idle()
+    return this.#slot.track(this.#once())
   }
 
   /** Stops the cadence and waits for an autosave in progress. */
@@ -91,7 +90,7 @@ export class Autosave {
     this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    while (this.#running !== undefined) await this.#running
+    await this.#slot.idle()
   }
 
   #schedule(): void {
@@ -106,9 +105,10 @@ export class Autosave {
 
   #tick(): void {
     if (this.#stopped) return
-    if (this.#running !== undefined) {
+    const current = this.#slot.current
+    if (current !== undefined) {
       // A saveNow() runs: time the next one from its end.
-      void this.#running.finally(() => {
+      void current.finally(() => {
         this.#schedule()
       })
       return
@@ -116,20 +116,8 @@ export class Autosave {
     const run = this.#once().catch((error: unknown) => {
       this.#target.report(error instanceof Error ? error : new Error(String(error)))
     })
-    this.#track(run)
-    void run.finally(() => {
+    void this.#slot.track(run).finally(() => {
       this.#schedule()
-    })
-  }
-
-  #track(run: Promise<unknown>): void {
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    )
-    this.#running = settled
-    void settled.finally(() => {
-      if (this.#running === settled) this.#running = undefined
     })
   }
 

@@ -15,6 +15,7 @@
 import { CairnError } from '../core/errors.js'
 import type { CheckpointRequest } from './commit.js'
 import type { CheckpointInfo } from './snapshot.js'
+import { OneAtATime } from '../core/one-at-a-time.js'
 
 /** What a cadence needs of a store. */
 export interface CadenceTarget {
@@ -52,7 +53,7 @@ export class Cadence {
   #hasCheckpoint = false
   /** After a failed checkpoint the next is full: the deltas' "what changed" started at a checkpoint that never was. */
   #mustBeFull = false
-  #running: Promise<unknown> | undefined
+  readonly #slot = new OneAtATime()
   #timer: ReturnType<typeof setInterval> | undefined
   #stopped = false
   #failures = 0
@@ -112,24 +113,15 @@ export class Cadence {
   /** Checkpoints now (full if asked, or if due), after any checkpoint already running. */
   async checkpointNow(full = false): Promise<CheckpointInfo> {
     // One checkpoint at a time, captures in order: a running one may start the next as it ends.
-    while (this.#running !== undefined) await this.#running
-    const run = this.#commit(full)
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    )
-    this.#running = settled
-    void settled.finally(() => {
-      if (this.#running === settled) this.#running = undefined
-    })
-    return run
+    await this.#slot.idle()
+    return this.#slot.track(this.#commit(full))
   }
 
   /** Stops the timer and waits for a checkpoint in progress. */
   async stop(): Promise<void> {
     this.#stopped = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    await this.#running
+    await this.#slot.current
   }
 
   #count(records: number, bytes: number): void {
@@ -147,12 +139,12 @@ export class Cadence {
   }
 
   async #waitIfOwed(): Promise<void> {
-    while (this.#running !== undefined && this.#due() && !this.#stopped) await this.#running
+    while (this.#slot.busy && this.#due() && !this.#stopped) await this.#slot.current
   }
 
   /** Starts a checkpoint unless one runs; its content is captured now, in this turn. */
   #start(forceFull: boolean): void {
-    if (this.#running !== undefined || this.#stopped || Date.now() < this.#retryAt) return
+    if (this.#slot.busy || this.#stopped || Date.now() < this.#retryAt) return
     let failed = false
     const run = this.#commit(forceFull).then(
       () => {
@@ -166,10 +158,7 @@ export class Cadence {
         this.#options.onError?.(error)
       },
     )
-    this.#running = run
-    void run.finally(() => {
-      if (this.#running !== run) return
-      this.#running = undefined
+    void this.#slot.track(run, () => {
       // What came in meanwhile may already be due: captured now, at a turn boundary.
       if (!failed && this.#due()) this.#start(false)
     })
