@@ -16,13 +16,13 @@
  * The next worker goes on from the recovered state. CAIRN_KV_KILLS sets the number of kills
  * (default 5, ~2 s each); CAIRN_KV_KILL_SEED the seed.
  */
-import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { createRng } from '../../src/adapters/sim/rng.js'
 import { openKv } from '../../src/kv/index.js'
 import { openStore } from '../../src/store.js'
 import { makeTempDir, sameBytes } from '../helpers.js'
+import { runUntilKilled } from '../kill-harness.js'
 import { killWrite } from './kv-kill-protocol.js'
 import type { KillChange, KvKillMessage } from './kv-kill-protocol.js'
 
@@ -31,45 +31,18 @@ const SEED = Number(process.env.CAIRN_KV_KILL_SEED ?? 20261123)
 const WORKER = fileURLToPath(new URL('./kv-kill-worker.ts', import.meta.url))
 
 /** Runs a worker until it is killed; calls `onMessage` for each message that arrived first. */
-async function runAndKill(
+function runAndKill(
   dir: string,
   iteration: number,
   plan: { readonly afterMs: number } | { readonly afterCheckpoint: number },
   onMessage: (message: KvKillMessage) => void,
 ): Promise<void> {
-  const child = fork(WORKER, [dir, String(iteration)], { execArgv: ['--import', 'tsx'], stdio: 'pipe' })
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.on('exit', (_code, signal) => {
-      resolve(signal)
-    }),
-  )
-  let timer: NodeJS.Timeout | undefined
-  await new Promise<void>((resolve, reject) => {
-    let killed = false
-    const kill = () => {
-      if (killed) return
-      killed = true
-      process.kill(child.pid ?? -1, 'SIGKILL')
-      resolve()
-    }
-    child.on('message', (message: KvKillMessage) => {
-      if (killed) return
-      onMessage(message)
-      if (message.kind === 'opened') {
-        // A checkpoint may not come in time: never wait for one for ever.
-        timer = setTimeout(kill, 'afterMs' in plan ? plan.afterMs : 2000)
-      } else if (message.kind === 'checkpoint' && 'afterCheckpoint' in plan) {
-        setTimeout(kill, plan.afterCheckpoint)
-      }
-    })
-    child.on('exit', (code) => {
-      if (!killed) reject(new Error(`the worker exited by itself (code ${String(code)}): ${stderr}`))
-    })
+  return runUntilKilled<KvKillMessage>(WORKER, [dir, String(iteration)], (message, killAfter) => {
+    onMessage(message)
+    // A checkpoint may not come in time: never wait for one for ever.
+    if (message.kind === 'opened') killAfter('afterMs' in plan ? plan.afterMs : 2000)
+    else if (message.kind === 'checkpoint' && 'afterCheckpoint' in plan) killAfter(plan.afterCheckpoint)
   })
-  clearTimeout(timer)
-  expect(await exited).toBe('SIGKILL')
 }
 
 /** `state` with `writes` applied, in order (a copy). */

@@ -9,13 +9,13 @@
  * (I6), every retained checkpoint restoring byte-exact by digest (I7, I9), verify clean (I10).
  * The next worker goes on from there. CAIRN_PROOF=long runs 1,000 kills (CAIRN_PROOF_KILLS sets it).
  */
-import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRng } from '../../src/adapters/sim/rng.js'
 import { openStore } from '../../src/store.js'
 import type { CheckpointId } from '../../src/core/ids.js'
 import { makeTempDir, sameBytes } from '../helpers.js'
+import { runUntilKilled } from '../kill-harness.js'
 import { digest, killPayload } from './kill-protocol.js'
 import type { KillMessage } from './kill-protocol.js'
 import { newCounters, writeReport } from './report.js'
@@ -38,46 +38,19 @@ interface Known {
 }
 
 /** Runs a worker until it is killed; calls `onMessage` for each message that arrived first. */
-async function runAndKill(
+function runAndKill(
   dir: string,
   iteration: number,
   plan: { readonly afterMs: number } | { readonly afterPhase: 'checkpoint' | 'gc'; readonly delayMs: number },
   onMessage: (message: KillMessage) => void,
 ): Promise<void> {
-  const child = fork(WORKER, [dir, String(iteration)], { execArgv: ['--import', 'tsx'], stdio: 'pipe' })
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const kill = () => process.kill(child.pid ?? -1, 'SIGKILL')
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.on('exit', (_code, signal) => {
-      resolve(signal)
-    }),
-  )
-  let timer: NodeJS.Timeout | undefined
-  await new Promise<void>((resolve, reject) => {
-    let killed = false
-    const killOnce = () => {
-      if (killed) return
-      killed = true
-      kill()
-      resolve()
-    }
-    child.on('message', (message: KillMessage) => {
-      if (killed) return
-      onMessage(message)
-      if (message.kind === 'opened') {
-        // Never wait for a phase for ever: some runs never reach a GC.
-        timer = setTimeout(killOnce, 'afterMs' in plan ? plan.afterMs : 3000)
-      } else if (message.kind === 'phase' && 'afterPhase' in plan && message.phase === plan.afterPhase) {
-        setTimeout(killOnce, plan.delayMs)
-      }
-    })
-    child.on('exit', (code) => {
-      if (!killed) reject(new Error(`the worker exited by itself (code ${String(code)}): ${stderr}`))
-    })
+  return runUntilKilled<KillMessage>(WORKER, [dir, String(iteration)], (message, killAfter) => {
+    onMessage(message)
+    // Never wait for a phase for ever: some runs never reach a GC.
+    if (message.kind === 'opened') killAfter('afterMs' in plan ? plan.afterMs : 3000)
+    else if (message.kind === 'phase' && 'afterPhase' in plan && message.phase === plan.afterPhase)
+      killAfter(plan.delayMs)
   })
-  clearTimeout(timer)
-  expect(await exited).toBe('SIGKILL')
 }
 
 describe('proof: a real process killed with SIGKILL, again and again', () => {

@@ -5,11 +5,11 @@
  * state a run never interrupted would have at that step. CAIRN_TRAIN_KILLS sets how many kills
  * (default 4).
  */
-import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { CheckpointManager } from '../../src/training/index.js'
 import { makeTempDir } from '../helpers.js'
+import { runUntilKilled } from '../kill-harness.js'
 import { digest, replay } from './train-model.js'
 
 const WORKER = fileURLToPath(new URL('./train-worker.ts', import.meta.url))
@@ -23,30 +23,14 @@ interface Message {
 
 /** Runs the worker until it is killed `afterMs` after its first durable save; every message it sent first. */
 async function runAndKill(dir: string, afterMs: number): Promise<Message[]> {
-  const child = fork(WORKER, [dir], { execArgv: ['--import', 'tsx'], stdio: 'pipe' })
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const messages: Message[] = []
-  const exited = new Promise<void>((resolve) => {
-    child.on('exit', () => {
-      resolve()
-    })
-  })
-  let killed: boolean = false
-  child.on('message', (message: Message) => {
-    if (killed) return
+  await runUntilKilled<Message>(WORKER, [dir], (message, killAfter) => {
     messages.push(message)
     // Killed a random moment after its first durable save of this run: every run makes progress,
     // however loaded the machine.
-    if (message.kind === 'durable' && messages.filter((m) => m.kind === 'durable').length === 1) {
-      setTimeout(() => {
-        killed = true
-        child.kill('SIGKILL')
-      }, afterMs)
-    }
+    if (message.kind === 'durable' && messages.filter((m) => m.kind === 'durable').length === 1)
+      killAfter(afterMs)
   })
-  await exited
-  if (!(killed as boolean)) throw new Error(`the training worker stopped by itself:\n${stderr}`)
   return messages
 }
 

@@ -5,13 +5,13 @@
  * reported record is present byte-exact and the log is a gap-free sequence of issued records.
  * The next iteration's worker reopens the same log and goes on. WAL_KILL_ITERATIONS runs longer.
  */
-import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { createNodeVfs } from '../../src/adapters/node/node-vfs.js'
 import { createRng } from '../../src/adapters/sim/rng.js'
 import { openWal } from '../../src/wal/index.js'
 import { makeTempDir, sameBytes } from '../helpers.js'
+import { runUntilKilled } from '../kill-harness.js'
 import { killRecord } from './kill-record.js'
 
 const ITERATIONS = Number(process.env.WAL_KILL_ITERATIONS ?? 6)
@@ -22,33 +22,19 @@ interface Acked {
   readonly lsns: number[]
 }
 
-/** Runs one worker until it is killed; returns what it acknowledged. */
+/** Runs one worker until it is killed; returns what it acknowledged (an ack read after the kill was sent counts: it was sent before). */
 async function runAndKill(dir: string, firstTag: number, killAfterMs: number): Promise<Acked[]> {
   const acked: Acked[] = []
-  const child = fork(WORKER, [dir, String(firstTag)], { execArgv: ['--import', 'tsx'], stdio: 'pipe' })
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.on('exit', (_code, signal) => {
-      resolve(signal)
-    }),
-  )
-  await new Promise<void>((resolve, reject) => {
-    child.on('message', (message: { kind: string; tag?: number; lsns?: number[] }) => {
-      if (message.kind === 'opened') {
-        setTimeout(() => {
-          process.kill(child.pid ?? -1, 'SIGKILL')
-          resolve()
-        }, killAfterMs)
-      } else if (message.tag !== undefined && message.lsns !== undefined) {
+  await runUntilKilled<{ kind: string; tag?: number; lsns?: number[] }>(
+    WORKER,
+    [dir, String(firstTag)],
+    (message, killAfter) => {
+      if (message.kind === 'opened') killAfter(killAfterMs)
+      else if (message.tag !== undefined && message.lsns !== undefined)
         acked.push({ tag: message.tag, lsns: message.lsns })
-      }
-    })
-    child.on('exit', (code) => {
-      if (code !== null) reject(new Error(`the worker exited by itself (code ${String(code)}): ${stderr}`))
-    })
-  })
-  expect(await exited).toBe('SIGKILL')
+    },
+    { deliverAfterKill: true },
+  )
   return acked
 }
 
