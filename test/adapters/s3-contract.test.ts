@@ -4,26 +4,14 @@
  * (s3rver behind a shim that honours If-None-Match) through the same faults, which runs the
  * "exactly one ifAbsent wins" race.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createS3BlobStore } from '../../src/adapters/s3/s3-blob-store.js'
 import type { S3BlobStore } from '../../src/adapters/s3/s3-blob-store.js'
 import { describeBlobStoreContract } from '../contract/blob-store-contract.js'
 import { S3Faults } from './s3-faults.js'
-import { openConditionalStore, s3Options } from './s3-fixture.js'
-import { startS3Server } from './s3-server.js'
-import type { S3Server } from './s3-server.js'
+import { openConditionalStore, s3Options, useS3Server } from './s3-fixture.js'
 
-let server: S3Server | undefined
-const theServer = (): S3Server => {
-  if (server === undefined) throw new Error('the S3 server did not start')
-  return server
-}
-beforeAll(async () => {
-  server = await startS3Server()
-})
-afterAll(async () => {
-  await server?.stop()
-})
+const theServer = useS3Server()
 
 describeBlobStoreContract('s3 (s3rver)', async () => {
   const store = await createS3BlobStore(s3Options(theServer()))

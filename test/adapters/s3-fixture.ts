@@ -5,7 +5,27 @@ import type { S3BlobStore } from '../../src/adapters/s3/s3-blob-store.js'
 import type { S3ObjectsOptions } from '../../src/adapters/s3/s3-options.js'
 import type { S3RequestInterceptor } from '../../src/adapters/s3/s3-options.js'
 import { chain, conditionalShim } from './s3-faults.js'
+import { afterAll, beforeAll } from 'vitest'
+import { startS3Server } from './s3-server.js'
 import type { S3Server } from './s3-server.js'
+
+/**
+ * Starts an S3 server for the test file (before its tests, stopped after them) and returns how to
+ * reach it once started.
+ */
+export function useS3Server(): () => S3Server {
+  let server: S3Server | undefined
+  beforeAll(async () => {
+    server = await startS3Server()
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+  return () => {
+    if (server === undefined) throw new Error('the S3 server did not start')
+    return server
+  }
+}
 
 /** s3rver accepts any secret with its access key id (it does not check SigV4 signatures). */
 export const S3RVER_ACCESS_KEY_ID = 'S3RVER'

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createS3BlobStore } from '../../src/adapters/s3/s3-blob-store.js'
 import type { S3BlobStore } from '../../src/adapters/s3/s3-blob-store.js'
 import type {
@@ -18,21 +18,15 @@ import type {
 import { CairnError } from '../../src/core/errors.js'
 import { collect, expectBytes, expectCairnError, text } from '../helpers.js'
 import { isPutObject, S3Faults } from './s3-faults.js'
-import { freshPrefix, openConditionalStore, s3Options, S3RVER_ACCESS_KEY_ID } from './s3-fixture.js'
-import { startS3Server } from './s3-server.js'
-import type { S3Server } from './s3-server.js'
+import {
+  freshPrefix,
+  openConditionalStore,
+  s3Options,
+  S3RVER_ACCESS_KEY_ID,
+  useS3Server,
+} from './s3-fixture.js'
 
-let server: S3Server | undefined
-const theServer = (): S3Server => {
-  if (server === undefined) throw new Error('the S3 server did not start')
-  return server
-}
-beforeAll(async () => {
-  server = await startS3Server()
-})
-afterAll(async () => {
-  await server?.stop()
-})
+const theServer = useS3Server()
 
 /** Opens a store, runs `body`, closes it. */
 async function withStore(

@@ -4,21 +4,13 @@
  * checkpoints, deltas, reads, retention, both phases of GC, verify, and recovery on a third,
  * empty directory from the shipped log.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store.js'
 import type { Store } from '../../src/store.js'
-import { s3Options } from '../adapters/s3-fixture.js'
-import { startS3Server } from '../adapters/s3-server.js'
-import type { S3Server } from '../adapters/s3-server.js'
+import { s3Options, useS3Server } from '../adapters/s3-fixture.js'
 import { collect, makeTempDir } from '../helpers.js'
 
-let server: S3Server
-beforeAll(async () => {
-  server = await startS3Server()
-})
-afterAll(async () => {
-  await server.stop()
-})
+const theServer = useS3Server()
 
 const TIMING = { deleteAfterMs: 1_000, markerRetentionMs: 100_000, maxClockSkewMs: 100 }
 
@@ -34,7 +26,7 @@ function bytes(seed: number, length: number): Uint8Array {
 
 describe('the Store over S3 (s3rver)', () => {
   it('works unchanged end to end, shares chunks between machines, and recovers anywhere', async () => {
-    const s3 = s3Options(server)
+    const s3 = s3Options(theServer())
     const clock = { now: Date.now() }
     const [dirA, dirB, dirC] = [await makeTempDir(), await makeTempDir(), await makeTempDir()]
     const dirs = [dirA, dirB, dirC]
