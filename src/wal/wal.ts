@@ -96,6 +96,12 @@ export class Wal {
   /** The active file's size: past #endOffset it holds zeros written ahead (preallocation). */
   #allocatedEnd: number
   #syncedEnd: number
+  /**
+   * The active file was cut (a failed write's bytes, or zeros written ahead) since its last sync:
+   * its end is not durable until the next one. A crash could otherwise bring the cut bytes back,
+   * and a segment sealed over them would end in a torn frame, which is damage, not a torn tail.
+   */
+  #cutSinceSync = false
   #nextLsn: number
   #writtenLsn: number
   #syncedLsn: number
@@ -258,7 +264,10 @@ export class Wal {
     this.#closed = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     await this.#pumping
-    if (this.#failure === undefined && (await this.#trimPreallocation())) await this.#active.file.fdatasync()
+    if (this.#failure === undefined) {
+      await this.#trimPreallocation()
+      await this.#syncData()
+    }
     await this.#active.file.close()
   }
 
@@ -378,19 +387,22 @@ export class Wal {
       // Cut back what part of it landed (if that fails too, the caller's write-failure path runs).
       if (!isCairnError(error, 'DISK_FULL')) throw error
       await this.#active.file.truncate(this.#allocatedEnd)
+      this.#cutSinceSync = true
     }
   }
 
-  /** Cuts the zeros written ahead; true when there were any (the cut still needs a sync). */
-  async #trimPreallocation(): Promise<boolean> {
-    if (this.#allocatedEnd <= this.#endOffset) return false
+  /** Cuts the zeros written ahead (the cut still needs a sync). */
+  async #trimPreallocation(): Promise<void> {
+    if (this.#allocatedEnd <= this.#endOffset) return
     await this.#active.file.truncate(this.#endOffset)
     this.#allocatedEnd = this.#endOffset
-    return true
+    this.#cutSinceSync = true
   }
 
-  async #syncData(force = false): Promise<void> {
-    if (!force && this.#syncedEnd === this.#endOffset && this.#syncedLsn === this.#writtenLsn) return
+  async #syncData(): Promise<void> {
+    const synced =
+      this.#syncedEnd === this.#endOffset && this.#syncedLsn === this.#writtenLsn && !this.#cutSinceSync
+    if (synced) return
     const lsn = this.#writtenLsn
     const end = this.#endOffset
     try {
@@ -400,14 +412,15 @@ export class Wal {
     }
     this.#syncedLsn = lsn
     this.#syncedEnd = end
+    this.#cutSinceSync = false
     this.#stats.syncs += 1
   }
 
   /** Seals the active segment (synced whole) and starts the next at `baseLsn`. */
   async #rotate(baseLsn: number): Promise<void> {
     // A sealed segment ends exactly at its last frame: cut the zeros written ahead, durably.
-    const trimmed = await this.#trimPreallocation()
-    await this.#syncData(trimmed)
+    await this.#trimPreallocation()
+    await this.#syncData()
     let created: Awaited<ReturnType<typeof createSegment>>
     try {
       created = await createSegment(this.#config.vfs, this.#config.dir, baseLsn)
@@ -428,6 +441,7 @@ export class Wal {
     this.#endOffset = SEGMENT_HEADER_BYTES
     this.#allocatedEnd = SEGMENT_HEADER_BYTES
     this.#syncedEnd = SEGMENT_HEADER_BYTES
+    this.#cutSinceSync = false
     this.#stats.rotations += 1
     this.#config.onSealed?.(this.#segments.at(-2)?.name ?? '')
   }
@@ -438,6 +452,7 @@ export class Wal {
       try {
         await this.#active.file.truncate(this.#endOffset)
         this.#allocatedEnd = this.#endOffset
+        this.#cutSinceSync = true
       } catch (truncateError) {
         await this.#failStop(truncateError)
       }

@@ -8,7 +8,7 @@
  *   I3  no phantoms: every record read back was issued with that LSN;
  *   I11 after an fsync failure nothing of that batch was acknowledged, and the log stops;
  *   I12 ENOSPC fails cleanly with DISK_FULL and nothing acknowledged is lost.
- * Run longer with FC_NUM_RUNS=2000.
+ * Run longer with FC_NUM_RUNS=2000; replay a failure with FC_SEED, FC_PATH and FC_REPLAY.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -264,20 +264,32 @@ const commands = [
   fc.uint8Array({ minLength: 1, maxLength: 500 }).map((rec) => new DiskFull(rec)),
 ]
 
+/** Replays a failure as fast-check printed it: FC_SEED, FC_PATH and FC_REPLAY (its replayPath). */
+const replay =
+  process.env.FC_SEED === undefined
+    ? {}
+    : { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH ?? '', verbose: 2 as const }
+const replayPath = process.env.FC_REPLAY === undefined ? {} : { replayPath: process.env.FC_REPLAY }
+
 describe.each(['always', 'batch', 'none'] as const)(
   'wal: model-based, with crashes, sync %s (I1, I2, I3, I11, I12)',
   (sync) => {
     it('the log always reads back as the model says', async () => {
       await fc.assert(
-        fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), fc.nat(), async (cmds, seed) => {
-          const disk = new SimDisk({ seed })
-          const real: Real = { disk, sync, wal: await reopen({ disk, sync }) }
-          const model: Model = { log: [], durable: 0, pending: [], issued: new Map(), failed: false }
-          await fc.asyncModelRun(() => ({ model, real }), cmds)
-        }),
+        fc.asyncProperty(
+          fc.commands(commands, { maxCommands: 30, ...replayPath }),
+          fc.nat(),
+          async (cmds, seed) => {
+            const disk = new SimDisk({ seed })
+            const real: Real = { disk, sync, wal: await reopen({ disk, sync }) }
+            const model: Model = { log: [], durable: 0, pending: [], issued: new Map(), failed: false }
+            await fc.asyncModelRun(() => ({ model, real }), cmds)
+          },
+        ),
         // A shrink that runs away is reported as a failure rather than hanging the suite.
         {
           numRuns: Number(process.env.FC_NUM_RUNS ?? 150),
+          ...replay,
           interruptAfterTimeLimit: 120_000,
           markInterruptAsFailure: true,
         },

@@ -203,6 +203,33 @@ describe('wal: failures', () => {
     await booted.close()
   })
 
+  it('a segment sealed after a failed write ends at its last frame in every crash (found by the model test: the cut was never synced)', async () => {
+    // A write that failed partway is cut back off, but the cut is not durable until a sync. The
+    // next append rotated, and the rotation skipped its sync (no frame had been written since the
+    // last one): a crash could bring the failed frame's bytes back at the end of a sealed segment,
+    // a short frame there, and the whole log refused to open (CORRUPT_LOG).
+    for (let seed = 0; seed < 60; seed++) {
+      const disk = new SimDisk({ seed })
+      const options = { segmentBytes: 4096, sync: 'always' as const }
+      let wal = await open(disk, options)
+      await wal.append(record(1, 2955))
+      await wal.append(record(2, 6))
+      await wal.close()
+      wal = await open(disk, options)
+      disk.setSpaceBudget(disk.usedBytes() + 10)
+      await expectCairnError(wal.append(record(3, 1)), 'DISK_FULL')
+      disk.setSpaceBudget(undefined)
+      // Too big for what is left of the segment: it rotates, sealing the one the write failed in.
+      expect(await wal.append(record(3, 1000))).toBe(3)
+      expect(await wal.append(record(4, 0))).toBe(4)
+      for (const model of ['prefixPerFile', 'weak'] as const) {
+        const crashed = await open(disk.crash(model), options)
+        expect(await lsnsOf(crashed), `seed ${String(seed)}, ${model}`).toEqual([1, 2, 3, 4])
+        await crashed.close()
+      }
+    }
+  })
+
   it('a short write is cut back off the file; queued appends behind it are rejected and LSNs stay gap-free', async () => {
     const disk = new SimDisk({ seed: 12 })
     const wal = await open(disk)
