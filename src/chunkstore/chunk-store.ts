@@ -42,8 +42,8 @@ import type { CondemnedDeleteReport } from './condemned-delete.js'
 import type { SweepReport } from './sweep.js'
 import type { IndexSyncReport } from './index-sync.js'
 import { PackBuilder } from './pack.js'
-import type { PackEntry } from './pack.js'
 import { packKey, putSealedPack } from './pack-store.js'
+import type { SealedPack } from './pack-store.js'
 import { readEntryChunks } from './read-entry.js'
 import { sourcePieces } from './source.js'
 import type { EntrySource } from './source.js'
@@ -97,12 +97,8 @@ interface PendingChunk {
   stored: StoredChunk | undefined
 }
 
-interface SealedPack {
-  readonly bytes: Uint8Array
-  readonly entries: readonly PackEntry[]
-  /** Chosen at the first put, kept for a retry. */
-  packId?: PackId
-}
+/** A sealed pack waiting to be put; its id is chosen at the first put, kept for a retry. */
+type PendingPack = SealedPack & { packId?: PackId }
 
 /** Opens a chunk store on `blobs`, bringing the index cache up to date first. */
 export async function openChunkStore(options: ChunkStoreOptions): Promise<ChunkStore> {
@@ -169,7 +165,7 @@ export class ChunkStore {
   readonly #buffers: SpanBuffers
   readonly #pending = new Map<ChunkId, PendingChunk>()
   #builder = new PackBuilder()
-  readonly #sealed: SealedPack[] = []
+  readonly #sealed: PendingPack[] = []
   /** The put loop while it runs. */
   #putRunning: Promise<void> | undefined
   #exclusive: Promise<unknown> = Promise.resolve()

@@ -16,7 +16,7 @@ import { computeChunkId } from './chunk-id.js'
 import { decodeChunk } from './codec.js'
 import { decodeIndexObject, encodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
-import { PACK_ENTRY_BYTES, PACK_TRAILER_BYTES, decodePackFooter, decodePackTrailer } from './pack.js'
+import { PACK_TRAILER_BYTES, decodePackFooter, decodePackTrailer } from './pack.js'
 import type { PackBuilder, PackEntry } from './pack.js'
 
 export function packKey(id: PackId): string {
@@ -63,20 +63,21 @@ export function flushPack(store: BlobStore, builder: PackBuilder): Promise<Flush
   return putSealedPack(store, builder.seal())
 }
 
+/** A pack as `PackBuilder.seal()` gives it. */
+export interface SealedPack {
+  readonly bytes: Uint8Array
+  readonly entries: readonly PackEntry[]
+  /** Footer and trailer bytes at its end. */
+  readonly tailBytes: number
+}
+
 /**
  * A pack's id: the BLAKE3-256 of its footer and trailer, which list every chunk's id, codec and
  * lengths, in order. That names the content as surely as hashing the whole pack would (chunk ids
  * already hash the data) at a thousandth of the cost.
  */
-export function packIdOf(
-  sealed: {
-    readonly bytes: Uint8Array
-    readonly entries: readonly PackEntry[]
-  },
-  nonce?: Uint8Array,
-): PackId {
-  const tailBytes = sealed.entries.length * PACK_ENTRY_BYTES + PACK_TRAILER_BYTES
-  const tail = sealed.bytes.subarray(sealed.bytes.length - tailBytes)
+export function packIdOf(sealed: SealedPack, nonce?: Uint8Array): PackId {
+  const tail = sealed.bytes.subarray(sealed.bytes.length - sealed.tailBytes)
   if (nonce === undefined) return computeChunkId(tail) as string as PackId
   const salted = new Uint8Array(tail.length + nonce.length)
   salted.set(tail)
@@ -92,7 +93,7 @@ export function packIdOf(
  */
 export async function putSealedPack(
   store: BlobStore,
-  sealed: { readonly bytes: Uint8Array; readonly entries: readonly PackEntry[]; packId?: PackId },
+  sealed: SealedPack & { packId?: PackId },
   options: { readonly unique?: boolean } = {},
 ): Promise<FlushedPack> {
   sealed.packId ??= packIdOf(sealed, options.unique === true ? randomBytes(16) : undefined)

@@ -16,12 +16,12 @@
  * meanwhile), has flushed every pending chunk, and resyncs its index cache afterwards.
  */
 import { ahead } from '../core/ahead.js'
-import { isCairnError } from '../core/errors.js'
+import { CairnError, isCairnError } from '../core/errors.js'
 import type { ChunkId, PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import { decodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
-import { PackBuilder } from './pack.js'
+import { PACK_TRAILER_BYTES, PackBuilder, decodeWholePack, packFooterBytes } from './pack.js'
 import {
   checkStoredChunk,
   listPackIds,
@@ -34,6 +34,8 @@ import {
 
 /** Stored chunks a repacked pack's check is split into (a message to the worker pool each). */
 const CHECK_GROUPS = 4
+/** Packs read ahead of the one being copied during a repack. */
+const REPACK_AHEAD = 3
 
 export interface SweepReport {
   readonly packsDeleted: number
@@ -219,27 +221,31 @@ export async function sweepPacks(
   // count as dead.
   let packsRepacked = 0
   let builder = new PackBuilder()
+  /** The put of the pack sealed last (pack, then its index object), while the next one fills. */
+  let putting: Promise<void> = Promise.resolve()
   const flushBuilder = async () => {
     if (builder.chunkCount === 0) return
-    const flushed = await putSealedPack(blobs, builder.seal(), { unique: options.uniquePackIds === true })
-    // The same content may already be there (a repack cut short wrote it): it lives now.
-    livePacks.add(flushed.packId)
-    deadPacks.delete(flushed.packId)
+    const sealed = builder.seal()
     builder = new PackBuilder()
+    await putting // one put at a time: at most one sealed pack waits in memory
+    putting = putSealedPack(blobs, sealed, { unique: options.uniquePackIds === true }).then((flushed) => {
+      // The same content may already be there (a repack cut short wrote it): it lives now.
+      livePacks.add(flushed.packId)
+      deadPacks.delete(flushed.packId)
+    })
+    putting.catch(() => undefined) // awaited at the next flush or after the copying
   }
   const copied = new Set<ChunkId>()
   /** A repack candidate's data, checked; undefined when it is left as it is (unreadable, damaged). */
   const readChecked = async ({ packId, entries, liveEntries }: (typeof repack)[number]) => {
-    const dataBytes = entries.reduce((sum, entry) => sum + entry.storedLength, 0)
-    let data: Uint8Array
-    try {
-      data = await readPackRange(blobs, packId, 0, dataBytes)
-    } catch (error) {
-      // A pack that cannot be read whole is left as it is (verify reports it), never repacked.
-      if (isCairnError(error, 'CORRUPT_OBJECT') || isCairnError(error, 'OUT_OF_RANGE')) return undefined
-      throw error
-    }
-    // Checked before it is copied, in a few parallel groups (a worker message each; the dead
+    const read = await readForRepack(blobs, packId, entries, liveEntries)
+    if (read === undefined) return undefined
+    const { data, intact } = read
+    // Its data matches the CRC its writer recorded: the stored bytes are exactly those written, so
+    // they are copied as they are (reads check each chunk against its id, as ever).
+    if (intact) return data
+    // A version 1 pack (no data CRC), or one whose data has changed: each live chunk is checked
+    // before it is copied, in a few parallel groups (a worker message each; the dead
     // bytes between live chunks ride along, cheap next to inflating): a damaged chunk must not be
     // given a new home.
     const sorted = [...liveEntries].sort((a, b) => a.offset - b.offset)
@@ -270,36 +276,36 @@ export async function sweepPacks(
     }
     return data
   }
-  // One pack ahead: the next candidate is read and checked while this one is copied and the new
-  // packs are put (two packs' data in memory at most).
-  const checkedAhead = (i: number) => {
-    const item = repack[i]
-    if (item === undefined) return undefined
-    const pending = readChecked(item)
-    pending.catch(() => undefined) // awaited below; this only keeps it from being unhandled meanwhile
-    return pending
-  }
-  let next = checkedAhead(0)
-  for (let i = 0; i < repack.length; i++) {
-    const item = repack[i]
-    const data = await next
-    next = checkedAhead(i + 1)
-    if (item === undefined || data === undefined) continue
-    const { packId, liveEntries } = item
-    for (const entry of liveEntries) {
-      if (copied.has(entry.chunkId)) continue
-      builder.add(entry.chunkId, entry.rawLength, {
-        codec: entry.codec,
-        bytes: data.slice(entry.offset, entry.offset + entry.storedLength),
-      })
-      copied.add(entry.chunkId)
-      if (builder.dataBytes >= options.packBytes) await flushBuilder()
+  // Packs ahead: the next candidates are read and checked while this one is copied and the new
+  // packs are put (REPACK_AHEAD + 1 packs' data in memory at most). Reading is most of a repack's
+  // time once the data CRC spares the inflating: one read at a time left a core idle.
+  try {
+    for await (const [item, outcome] of ahead(repack, REPACK_AHEAD, readChecked)) {
+      if (outcome.status === 'rejected') throw outcome.reason
+      const data = outcome.value
+      if (data === undefined) continue
+      const { packId, liveEntries } = item
+      for (const entry of liveEntries) {
+        if (copied.has(entry.chunkId)) continue
+        builder.add(entry.chunkId, entry.rawLength, {
+          codec: entry.codec,
+          bytes: data.slice(entry.offset, entry.offset + entry.storedLength),
+        })
+        copied.add(entry.chunkId)
+        if (builder.dataBytes >= options.packBytes) await flushBuilder()
+      }
+      livePacks.delete(packId)
+      deadPacks.add(packId)
+      packsRepacked++
     }
-    livePacks.delete(packId)
-    deadPacks.add(packId)
-    packsRepacked++
+    await flushBuilder()
+  } catch (error) {
+    // The put in flight is never left running unobserved; the copying's failure is the one told.
+    await putting.catch(() => undefined)
+    throw error
   }
-  await flushBuilder()
+  // Every new pack and its index object are durable before anything below deletes.
+  await putting
   if (options.condemnOnly === true) {
     return {
       packsDeleted: 0,
@@ -360,4 +366,55 @@ export async function sweepPacks(
     chunksDeleted: deletedChunks.size,
     condemned: [],
   }
+}
+
+/**
+ * A repack candidate read whole. `intact` when its footer decodes, records a data CRC its data
+ * matches, and lists every live chunk where the index does: its stored bytes are then exactly as
+ * written, found at CRC speed, where checking each chunk means inflating and hashing it.
+ * Undefined for a pack that cannot be read or is shorter than its index says: it is left as it is
+ * (verify reports it), never repacked. A pack larger than its index entries account for (chunks
+ * the index does not name, or bytes appended) has only its indexed data read, never more.
+ */
+async function readForRepack(
+  blobs: BlobStore,
+  packId: PackId,
+  entries: readonly IndexEntry[],
+  liveEntries: readonly IndexEntry[],
+): Promise<{ data: Uint8Array; intact: boolean } | undefined> {
+  const key = packKey(packId)
+  const indexedEnd = entries.reduce((end, entry) => Math.max(end, entry.offset + entry.storedLength), 0)
+  const size = (await blobs.head(key))?.size
+  if (size === undefined) throw new CairnError('NOT_FOUND', 'pack is missing', { op: 'gc.repack', path: key })
+  const whole = size <= indexedEnd + packFooterBytes(entries.length) + PACK_TRAILER_BYTES
+  let data: Uint8Array
+  try {
+    data = whole ? await blobs.get(key) : await readPackRange(blobs, packId, 0, indexedEnd)
+  } catch (error) {
+    if (isCairnError(error, 'CORRUPT_OBJECT') || isCairnError(error, 'OUT_OF_RANGE')) return undefined
+    throw error
+  }
+  let pack: ReturnType<typeof decodeWholePack> | undefined
+  try {
+    if (whole) pack = decodeWholePack(data, key)
+  } catch (error) {
+    // A damaged footer: each live chunk is checked instead.
+    if (!isCairnError(error, 'CORRUPT_OBJECT')) throw error
+  }
+  if (pack?.dataIntact === true) {
+    const footer = new Map(pack.entries.map((entry) => [entry.offset, entry]))
+    const agrees = liveEntries.every((entry) => {
+      const found = footer.get(entry.offset)
+      return (
+        found?.id === entry.chunkId &&
+        found.codec === entry.codec &&
+        found.storedLength === entry.storedLength &&
+        found.rawLength === entry.rawLength
+      )
+    })
+    if (agrees) return { data, intact: true }
+  }
+  const dataEnd = pack?.dataBytes ?? data.length
+  if (liveEntries.some((entry) => entry.offset + entry.storedLength > dataEnd)) return undefined
+  return { data, intact: false }
 }

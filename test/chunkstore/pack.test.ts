@@ -10,12 +10,16 @@ import { decodeChunk, encodeChunk } from '../../src/chunkstore/codec.js'
 import {
   PACK_ENTRY_BYTES,
   PACK_TRAILER_BYTES,
+  PACK_VERSION,
   PackBuilder,
   decodePackFooter,
+  decodeWholePack,
+  packFooterBytes,
 } from '../../src/chunkstore/pack.js'
 import { crc32c } from '../../src/core/crc32c.js'
 import { isCairnError } from '../../src/core/errors.js'
 import { expectBytes } from '../helpers.js'
+import { asVersion1 } from './pack-v1.js'
 
 beforeAll(async () => {
   await loadChunkHasher()
@@ -88,7 +92,7 @@ describe('packs', () => {
 
   it('every flipped bit in the footer or trailer is refused (found by the crash proof: reserved bytes and a version of 0 went unchecked)', () => {
     const { bytes } = buildPack([new Uint8Array(100).fill(1), new Uint8Array(50).fill(2)])
-    const tail = PACK_TRAILER_BYTES + 2 * PACK_ENTRY_BYTES
+    const tail = PACK_TRAILER_BYTES + packFooterBytes(2)
     for (let back = 0; back < tail; back++) {
       for (let bit = 0; bit < 8; bit++) {
         const damaged = bytes.slice()
@@ -119,20 +123,58 @@ describe('packs', () => {
     // A consistent footer whose chunk claims more bytes than the pack holds.
     const big = bytes.slice()
     const bigView = new DataView(big.buffer)
-    const footerAt = big.length - PACK_TRAILER_BYTES - PACK_ENTRY_BYTES
+    const footerAt = big.length - PACK_TRAILER_BYTES - packFooterBytes(1)
     bigView.setUint32(footerAt + 33, 1_000_000, true)
     bigView.setUint32(footerAt + 37, 1_000_000, true)
     bigView.setUint32(
       big.length - PACK_TRAILER_BYTES + 16,
-      crc32c(big.subarray(footerAt, footerAt + PACK_ENTRY_BYTES)),
+      crc32c(big.subarray(footerAt, big.length - PACK_TRAILER_BYTES)),
       true,
     )
-    expect(() => readFooter(big)).toThrow(expect.objectContaining({ code: 'CORRUPT_OBJECT' }))
+    expect(() => readFooter(big)).toThrow(
+      expect.objectContaining({
+        code: 'CORRUPT_OBJECT',
+        message: expect.stringContaining('fill') as unknown,
+      }),
+    )
+  })
+
+  it('property: a pack records the CRC-32C of its data; any flipped data bit shows, and the footer still reads', () => {
+    fc.assert(
+      fc.property(chunksArb, fc.nat(), fc.nat(7), (chunks, at, bit) => {
+        const { bytes, entries } = buildPack(chunks)
+        expect(decodeWholePack(bytes, 'packs/test')).toMatchObject({ entries, dataIntact: true })
+        const dataBytes = entries.reduce((sum, entry) => sum + entry.storedLength, 0)
+        if (dataBytes === 0) return
+        const damaged = bytes.slice()
+        damaged[at % dataBytes] = (damaged[at % dataBytes] ?? 0) ^ (1 << bit)
+        expect(decodeWholePack(damaged, 'packs/test')).toMatchObject({
+          entries,
+          dataIntact: false,
+          dataBytes,
+        })
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it('a version 1 pack (no data CRC) still reads: the same entries, its data neither intact nor damaged', () => {
+    const { bytes, entries } = buildPack([
+      new Uint8Array(100).fill(1),
+      new TextEncoder().encode('abc'.repeat(99)),
+    ])
+    const v1 = asVersion1(bytes, entries.length)
+    expect(readFooter(v1)).toEqual(entries)
+    expect(decodeWholePack(v1, 'packs/test')).toMatchObject({ entries, dataIntact: undefined })
+    // A version 2 trailer on a version 1 footer (or the reverse) does not add up.
+    const mixed = v1.slice()
+    new DataView(mixed.buffer).setUint16(mixed.length - PACK_TRAILER_BYTES + 8, 2, true)
+    expect(() => readFooter(mixed)).toThrow(expect.objectContaining({ code: 'CORRUPT_OBJECT' }))
   })
 
   it('a newer pack version is FORMAT_VERSION', () => {
     const { bytes } = buildPack([new Uint8Array(10)])
-    new DataView(bytes.buffer).setUint16(bytes.length - PACK_TRAILER_BYTES + 8, 2, true)
+    new DataView(bytes.buffer).setUint16(bytes.length - PACK_TRAILER_BYTES + 8, PACK_VERSION + 1, true)
     expect(() => readFooter(bytes)).toThrow(expect.objectContaining({ code: 'FORMAT_VERSION' }))
   })
 })

@@ -11,8 +11,9 @@ import { SimDisk } from '../../src/adapters/sim/sim-disk.js'
 import { openChunkStore } from '../../src/chunkstore/chunk-store.js'
 import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
 import { CODEC_RAW } from '../../src/chunkstore/codec.js'
-import { PackBuilder } from '../../src/chunkstore/pack.js'
+import { PACK_ENTRY_BYTES, PACK_TRAILER_BYTES, PackBuilder } from '../../src/chunkstore/pack.js'
 import {
+  checkStoredChunk,
   listPackIds,
   packKey,
   putSealedPack,
@@ -21,8 +22,9 @@ import {
 } from '../../src/chunkstore/pack-store.js'
 import { sweepPacks } from '../../src/chunkstore/sweep.js'
 import { CairnError } from '../../src/core/errors.js'
-import type { ChunkId } from '../../src/core/ids.js'
+import type { ChunkId, PackId } from '../../src/core/ids.js'
 import type { BlobStore } from '../../src/core/ports.js'
+import { asVersion1 } from './pack-v1.js'
 
 const SMALL = { minSize: 256, avgSize: 1024, maxSize: 4096 }
 /** Repack output of ~16 KiB packs: a repack writes several, and can be cut between them. */
@@ -133,5 +135,59 @@ describe('sweep', () => {
             )
       expect(good, `repackDeadShare ${String(repackDeadShare)}: a readable copy of x is left`).toBe(1)
     }
+  })
+
+  it('a pack whose data matches its CRC is copied without inflating a chunk; a damaged one, or a version 1 pack, has each live chunk checked first', async () => {
+    await loadChunkHasher()
+    const disk = new SimDisk({ seed: 11 })
+    const blobs = await createFsBlobStore({ vfs: disk, root: 'objects' })
+    const rng = createRng(11)
+    const live = new Set<ChunkId>()
+    /** A pack of three chunks, the first live: two thirds dead, due for repacking. */
+    const pack = async (version: 1 | 2) => {
+      const builder = new PackBuilder()
+      for (let i = 0; i < 3; i++) {
+        const bytes = rng.bytes(1000)
+        const id = computeChunkId(bytes)
+        if (i === 0) live.add(id)
+        builder.add(id, bytes.length, { codec: CODEC_RAW, bytes })
+      }
+      const sealed = builder.seal()
+      if (version === 2) return (await putSealedPack(blobs, sealed)).packId
+      const bytes = asVersion1(sealed.bytes, sealed.entries.length)
+      const tailBytes = sealed.entries.length * PACK_ENTRY_BYTES + PACK_TRAILER_BYTES
+      return (await putSealedPack(blobs, { bytes, entries: sealed.entries, tailBytes })).packId
+    }
+    const intact = await pack(2)
+    const rotted = await pack(2)
+    const old = await pack(1)
+    // A dead chunk's bytes rot: the data no longer matches its CRC, the live chunk still checks.
+    disk.rot(`objects/${packKey(rotted)}`, 1500, 2)
+    const checked = new Set<PackId>()
+    const report = await sweepPacks(blobs, live, {
+      repackDeadShare: 0.5,
+      packBytes: 1 << 20,
+      check: (bytes, entries, base) => {
+        for (const entry of entries) {
+          checked.add(entry.packId)
+          checkStoredChunk(
+            entry,
+            bytes.subarray(entry.offset - base, entry.offset - base + entry.storedLength),
+          )
+        }
+        return Promise.resolve()
+      },
+    })
+    expect([...checked].sort()).toEqual([rotted, old].sort())
+    expect(report).toMatchObject({ packsRepacked: 3, packsDeleted: 3, chunksLive: 3 })
+    const packs = await listPackIds(blobs)
+    expect(packs).not.toContain(intact)
+    const held = new Set<ChunkId>()
+    for (const packId of packs)
+      for (const entry of await readPackFooter(blobs, packId)) {
+        await readChunk(blobs, entry)
+        held.add(entry.chunkId)
+      }
+    expect(held).toEqual(live)
   })
 })
