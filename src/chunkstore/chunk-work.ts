@@ -34,6 +34,7 @@ export interface ChunkWork {
   /**
    * The raw bytes of stored chunks lying back to back in `bytes` (whose first byte is at pack
    * offset `base`), each checked against its id: `CORRUPT_OBJECT` naming the pack and offset.
+   * When `bytes` is a buffer of its own, it may be handed to a worker (not copied): unusable after.
    */
   decode(bytes: Uint8Array, entries: readonly IndexEntry[], base: number): Promise<Uint8Array[]>
   /**
@@ -356,7 +357,10 @@ export function workerChunkWork(threads: number, spawn: () => Worker = spawnWork
       ensureStarted()
       const member = pick()
       if (member === undefined) return refuse() ?? inline.decode(bytes, entries, base)
-      const reply = await run(member, { op: 'decode', bytes, entries, base })
+      // Handed over rather than copied when it is a buffer of its own (a read's, from the store).
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      const transfer = own && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : []
+      const reply = await run(member, { op: 'decode', bytes, entries, base }, transfer)
       if (!('decoded' in reply))
         throw new CairnError('IO', 'chunk worker: nothing decoded in reply', { op: 'chunk.work' })
       let at = 0

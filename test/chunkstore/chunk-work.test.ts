@@ -56,6 +56,37 @@ describe('the worker pool', () => {
     }
   })
 
+  it('decode hands a buffer of its own to a thread, and copies a view into a larger one, which stays usable', async () => {
+    await loadChunkHasher()
+    const pool = workerChunkWork(1)
+    try {
+      await pool.ready()
+      const data = new TextEncoder().encode('xyz'.repeat(9000))
+      const stored = encodeChunk(data)
+      const entry = {
+        chunkId: computeChunkId(data),
+        packId: 'cd'.repeat(32) as PackId,
+        offset: 0,
+        storedLength: stored.bytes.length,
+        rawLength: data.length,
+        codec: stored.codec,
+      }
+      const own = stored.bytes.slice()
+      const [fromOwn] = await pool.decode(own, [entry], 0)
+      expect(computeChunkId(fromOwn ?? new Uint8Array())).toBe(entry.chunkId)
+      expect(own.buffer.byteLength).toBe(0) // transferred: detached here
+      const larger = new Uint8Array(stored.bytes.length + 10)
+      larger.set(stored.bytes, 10)
+      const view = larger.subarray(10)
+      const [fromView] = await pool.decode(view, [{ ...entry, offset: 10 }], 10)
+      expect(computeChunkId(fromView ?? new Uint8Array())).toBe(entry.chunkId)
+      expect(view.length).toBe(stored.bytes.length) // copied: the caller's buffer is whole
+      expect(Array.from(view.subarray(0, 8))).toEqual(Array.from(stored.bytes.subarray(0, 8)))
+    } finally {
+      await pool.close()
+    }
+  })
+
   it('starts its threads with the first cut, which the calling thread answers meanwhile, the same as the threads do', async () => {
     const pool = workerChunkWork(2)
     try {
