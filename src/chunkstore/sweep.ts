@@ -36,6 +36,8 @@ import {
 const CHECK_GROUPS = 4
 /** Packs read ahead of the one being copied during a repack. */
 const REPACK_AHEAD = 3
+/** Index objects put, and objects' sizes asked for, at once. */
+const SWEEP_WIDTH = 8
 
 export interface SweepReport {
   readonly packsDeleted: number
@@ -319,9 +321,11 @@ export async function sweepPacks(
     }
   }
 
-  // Steps 1 and 2: index objects.
+  // Steps 1 and 2: index objects. Every replacement is put before any object goes, and every
+  // object that goes is gone (one batch) before any pack does.
   const named = new Set<PackId>()
-  let indexBytesFreed = 0
+  const replaced: IndexEntry[][] = []
+  const doomedIndex: string[] = []
   for (const [key, entries] of indexObjects) {
     // Entries of a pack that is gone are dropped too: kept, they would let a new checkpoint
     // deduplicate against a chunk nobody can read (verify reports the checkpoints that lost it).
@@ -331,18 +335,20 @@ export async function sweepPacks(
       continue
     }
     if (kept.length > 0) {
-      await putIndexObject(blobs, kept)
+      replaced.push(kept)
       for (const entry of kept) named.add(entry.packId)
     }
-    indexBytesFreed += (await blobs.head(key))?.size ?? 0
-    await blobs.delete([key])
+    doomedIndex.push(key)
   }
+  for await (const [, put] of ahead(replaced, SWEEP_WIDTH, (kept) => putIndexObject(blobs, kept)))
+    if (put.status === 'rejected') throw put.reason
+  let bytesFreed = await sizeOf(blobs, doomedIndex)
+  if (doomedIndex.length > 0) await blobs.delete(doomedIndex)
 
   // Step 3: dead packs, then orphans.
-  let packsDeleted = 0
-  let bytesFreed = indexBytesFreed
   /** Chunks gone with the deleted packs (not live anywhere), each once. */
   const deletedChunks = new Set<ChunkId>()
+  const doomedPacks: PackId[] = []
   for (const packId of packs) {
     const dead = deadPacks.has(packId)
     if (!dead && named.has(packId)) continue
@@ -351,13 +357,14 @@ export async function sweepPacks(
       // it is not deleted either while a checkpoint names its chunks (verify reports them).
       continue
     }
-    const key = packKey(packId)
-    bytesFreed += (await blobs.head(key))?.size ?? 0
-    await blobs.delete([key])
-    packsDeleted++
+    doomedPacks.push(packId)
     for (const entry of footers.get(packId) ?? [])
       if (!live.has(entry.chunkId)) deletedChunks.add(entry.chunkId)
   }
+  const packKeys = doomedPacks.map(packKey)
+  bytesFreed += await sizeOf(blobs, packKeys)
+  if (packKeys.length > 0) await blobs.delete(packKeys)
+  const packsDeleted = doomedPacks.length
   return {
     packsDeleted,
     packsRepacked,
@@ -366,6 +373,16 @@ export async function sweepPacks(
     chunksDeleted: deletedChunks.size,
     condemned: [],
   }
+}
+
+/** The bytes the objects `keys` hold (those gone already count nothing), asked a few at a time. */
+async function sizeOf(blobs: BlobStore, keys: readonly string[]): Promise<number> {
+  let bytes = 0
+  for await (const [, head] of ahead(keys, SWEEP_WIDTH, (key) => blobs.head(key))) {
+    if (head.status === 'rejected') throw head.reason
+    bytes += head.value?.size ?? 0
+  }
+  return bytes
 }
 
 /**
