@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { DEFAULT_REPACK_DEAD_SHARE, openStore } from '../src/store.js'
 import type { BenchOptions, BenchResult } from './lib.js'
-import { dirBytes, fmt, fmtRatio, now, withTempDir } from './lib.js'
+import { dirBytes, fmt, fmtRatio, now, settleDisk, withTempDir } from './lib.js'
 import { versionedFile } from './versioned-file.js'
 
 const NAME = 'gc'
@@ -108,6 +108,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const results = variants.map(({ label, share }, i) => {
       const copy = join(dir, `cairn-${String(i)}`)
       cpSync(storeDir, copy, { recursive: true })
+      settleDisk()
       const out = execFileSync(
         process.execPath,
         ['--input-type=module', '-e', childCode(), copy, String(KEEP), String(share)],
@@ -124,6 +125,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     let resticAfter = Number.NaN
     if (withRestic) {
       resticBefore = dirBytes(repo)
+      settleDisk()
       const started = now()
       restic(['forget', '--keep-last', String(KEEP), '--prune'])
       resticMs = now() - started
@@ -184,6 +186,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         ),
         "cairn times include opening the store and closing it, in a plain node process of its own running the compiled engine (dist/, built by npm run bench), as restic's include opening its repository; peak RSS is that process's, beside its RSS before the store opened (Node and the engine loaded).",
         'restic: repository v2, compression auto; forget --prune repacks partly used packs (its default max-unused 5%).',
+        "Before each timed run (each cairn variant, then restic) the disk is settled with sync(1): a store copied just before would otherwise have its writeback land in the run's own fsyncs.",
       ],
       raw: { versions, cairnBefore, results, resticMs, resticBefore, resticAfter },
     }

@@ -113,6 +113,19 @@ export async function withTempDir<T>(prefix: string, body: (dir: string) => Prom
   }
 }
 
+/**
+ * Writes every dirty page back (`sync`) before a timed run, so the run does not pay for writes
+ * made before it (a store just copied, a peer's repository just written): their writeback would
+ * otherwise land in the run's own fsyncs. Where `sync` is missing, nothing is done.
+ */
+export function settleDisk(): void {
+  try {
+    execFileSync('sync', [], { stdio: 'ignore' })
+  } catch {
+    // No sync(1): the run is timed as it is.
+  }
+}
+
 /** Bytes of every file under `dir` (a repository's size on disk, as `du --apparent-size`). */
 export function dirBytes(dir: string): number {
   let total = 0
