@@ -25,6 +25,21 @@ describe('chunk worker flags', () => {
   })
 })
 
+/** A chunk of `text`, deflated, and its index entry at the start of a pack. */
+function storedChunk(text: string) {
+  const data = new TextEncoder().encode(text)
+  const stored = encodeChunk(data)
+  const entry = {
+    chunkId: computeChunkId(data),
+    packId: 'ab'.repeat(32) as PackId,
+    offset: 0,
+    storedLength: stored.bytes.length,
+    rawLength: data.length,
+    codec: stored.codec,
+  }
+  return { stored, entry }
+}
+
 describe('the worker pool', () => {
   const params = parseChunking({ minSize: 256, avgSize: 1024, maxSize: 4096 })
   const rng = createRng(9)
@@ -35,16 +50,7 @@ describe('the worker pool', () => {
     await loadChunkHasher()
     const pool = workerChunkWork(2)
     try {
-      const data = new TextEncoder().encode('abc'.repeat(5000))
-      const stored = encodeChunk(data)
-      const entry = {
-        chunkId: computeChunkId(data),
-        packId: 'ab'.repeat(32) as PackId,
-        offset: 0,
-        storedLength: stored.bytes.length,
-        rawLength: data.length,
-        codec: stored.codec,
-      }
+      const { stored, entry } = storedChunk('abc'.repeat(5000))
       await pool.check(stored.bytes.slice(), [entry], 0)
       expect(pool.threadsStarted).toBe(0)
       // A damaged chunk is still refused, wherever it is checked.
@@ -61,16 +67,7 @@ describe('the worker pool', () => {
     const pool = workerChunkWork(1)
     try {
       await pool.ready()
-      const data = new TextEncoder().encode('xyz'.repeat(9000))
-      const stored = encodeChunk(data)
-      const entry = {
-        chunkId: computeChunkId(data),
-        packId: 'cd'.repeat(32) as PackId,
-        offset: 0,
-        storedLength: stored.bytes.length,
-        rawLength: data.length,
-        codec: stored.codec,
-      }
+      const { stored, entry } = storedChunk('xyz'.repeat(9000))
       const own = stored.bytes.slice()
       const [fromOwn] = await pool.decode(own, [entry], 0)
       expect(computeChunkId(fromOwn ?? new Uint8Array())).toBe(entry.chunkId)
