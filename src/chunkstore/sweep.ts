@@ -279,8 +279,10 @@ export async function sweepPacks(
     return data
   }
   // Packs ahead: the next candidates are read and checked while this one is copied and the new
-  // packs are put (REPACK_AHEAD + 1 packs' data in memory at most). Reading is most of a repack's
-  // time once the data CRC spares the inflating: one read at a time left a core idle.
+  // packs are put. Reading is most of a repack's time once the data CRC spares the inflating: one
+  // read at a time left a core idle. Memory: REPACK_AHEAD + 1 whole candidate packs, the pack
+  // filling, one sealed pack waiting and the one being put (about 7 x packBytes at most, ~112 MB
+  // with the default 16 MiB packs), plus a slow check's copies of one candidate's live groups.
   try {
     for await (const [item, outcome] of ahead(repack, REPACK_AHEAD, readChecked)) {
       if (outcome.status === 'rejected') throw outcome.reason
@@ -403,6 +405,9 @@ async function readForRepack(
   const indexedEnd = entries.reduce((end, entry) => Math.max(end, entry.offset + entry.storedLength), 0)
   const size = (await blobs.head(key))?.size
   if (size === undefined) throw new CairnError('NOT_FOUND', 'pack is missing', { op: 'gc.repack', path: key })
+  // Shorter than its index says: damaged, so left as it is for verify to report (review: read
+  // whole, its live chunks before the cut would have been copied and the damage deleted with it).
+  if (size < indexedEnd) return undefined
   const whole = size <= indexedEnd + packFooterBytes(entries.length) + PACK_TRAILER_BYTES
   let data: Uint8Array
   try {

@@ -264,11 +264,15 @@ export class Wal {
     this.#closed = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     await this.#pumping
-    if (this.#failure === undefined) {
-      await this.#trimPreallocation()
-      await this.#syncData()
+    try {
+      if (this.#failure === undefined) {
+        await this.#trimPreallocation()
+        await this.#syncData()
+      }
+    } finally {
+      // Released even when the last cut or sync fails (the failure is still the caller's).
+      await this.#active.file.close()
     }
-    await this.#active.file.close()
   }
 
   // --- the pump: the one actor that writes, syncs and rotates ----------------------------------

@@ -91,6 +91,9 @@ export class FsBlobStore implements BlobStore {
     } catch (error) {
       if (tempExists) await this.#discardTemp(temp)
       if (isCairnError(error, 'ALREADY_EXISTS')) {
+        // The caller takes an existing object as durable: a writer killed between its link and
+        // its directory sync may have left the name in the page cache only.
+        await this.#vfs.fsyncDir(dir)
         throw new CairnError('ALREADY_EXISTS', 'the object exists', {
           op: 'blob.put',
           path: key,
@@ -190,11 +193,15 @@ export class FsBlobStore implements BlobStore {
     // A few unlinks at a time, then every directory touched synced at once (GC deletes dozens of
     // packs, each in a directory of its own: one round trip after another was most of its time).
     for await (const [path, outcome] of ahead(paths, DELETE_WIDTH, (p) => this.#vfs.unlink(p))) {
-      if (outcome.status === 'fulfilled') dirs.add(parentOf(path))
-      else if (!isCairnError(outcome.reason, 'NOT_FOUND')) throw outcome.reason
+      // A key already gone is synced too: a delete killed between its unlink and its directory
+      // sync leaves the removal in the page cache only, and a power loss would bring it back.
+      if (outcome.status === 'fulfilled' || isCairnError(outcome.reason, 'NOT_FOUND'))
+        dirs.add(parentOf(path))
+      else throw outcome.reason
     }
     const synced = await Promise.allSettled([...dirs].map((dir) => this.#vfs.fsyncDir(dir)))
-    for (const result of synced) if (result.status === 'rejected') throw result.reason
+    for (const result of synced)
+      if (result.status === 'rejected' && !isCairnError(result.reason, 'NOT_FOUND')) throw result.reason
   }
 
   /**
