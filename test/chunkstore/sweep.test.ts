@@ -57,22 +57,31 @@ function failingAt(blobs: BlobStore, failAt: number): BlobStore & { readonly fai
   }
 }
 
+/**
+ * A chunk store of `parts` entries, a pack each, on a fresh simulated disk; every `every`-th chunk
+ * of all but the last entry stays live (so those packs are mostly dead), the last entry's none.
+ */
+async function history(seed: number, parts: number, every: number) {
+  const disk = new SimDisk({ seed })
+  const blobs = await createFsBlobStore({ vfs: disk, root: 'objects' })
+  const store = await openChunkStore({ blobs, chunking: SMALL, workers: 0 })
+  const live = new Set<ChunkId>()
+  for (let part = 1; part <= parts; part++) {
+    const put = await store.putEntry(rows(600, seed * 10 + part))
+    await store.flush()
+    if (part < parts) put.chunks.forEach((chunk, i) => i % every === 0 && live.add(chunk.id))
+  }
+  await store.close()
+  return { disk, blobs, live }
+}
+
 describe('sweep', () => {
   it('a repack cut short before its deletions is finished by the next sweep, for any pack id order', async () => {
     let cut = 0
     for (let seed = 1; seed <= 8; seed++) {
       for (let failAt = 1; ; failAt++) {
-        const disk = new SimDisk({ seed })
-        const blobs = await createFsBlobStore({ vfs: disk, root: 'objects' })
-        const store = await openChunkStore({ blobs, chunking: SMALL, workers: 0 })
-        const live = new Set<ChunkId>()
         // Three packs; every other chunk of the first two stays live: both about half dead.
-        for (const part of [1, 2, 3]) {
-          const put = await store.putEntry(rows(600, seed * 10 + part))
-          await store.flush()
-          if (part < 3) put.chunks.forEach((chunk, i) => i % 2 === 0 && live.add(chunk.id))
-        }
-        await store.close()
+        const { blobs, live } = await history(seed, 3, 2)
         const failing = failingAt(blobs, failAt)
         const first = await sweepPacks(failing, live, OPTIONS).then(
           () => 'done',
@@ -220,16 +229,7 @@ describe('sweep', () => {
     let halts = 0
     for (let seed = 1; seed <= 3; seed++) {
       for (let at = 1; ; at++) {
-        const disk = new SimDisk({ seed })
-        const blobs = await createFsBlobStore({ vfs: disk, root: 'objects' })
-        const store = await openChunkStore({ blobs, chunking: SMALL, workers: 0 })
-        const live = new Set<ChunkId>()
-        for (const part of [1, 2, 3, 4]) {
-          const put = await store.putEntry(rows(600, seed * 10 + part))
-          await store.flush()
-          if (part < 4) put.chunks.forEach((chunk, i) => i % 3 === 0 && live.add(chunk.id))
-        }
-        await store.close()
+        const { disk, blobs, live } = await history(seed, 4, 3)
         disk.haltAtIo(disk.ioCount + at)
         // Small output packs: the repack writes several, and is cut between any two of its I/Os.
         const finished = await sweepPacks(blobs, live, { ...OPTIONS, packBytes: 1024 }).then(
