@@ -42,8 +42,8 @@ import type { CondemnedDeleteReport } from './condemned-delete.js'
 import type { SweepReport } from './sweep.js'
 import type { IndexSyncReport } from './index-sync.js'
 import { PackBuilder } from './pack.js'
+import type { SealedPack } from './pack.js'
 import { packKey, putSealedPack } from './pack-store.js'
-import type { SealedPack } from './pack-store.js'
 import { readEntryChunks } from './read-entry.js'
 import { sourcePieces } from './source.js'
 import type { EntrySource } from './source.js'
@@ -538,7 +538,7 @@ export class ChunkStore {
   /** Puts the sealed packs in order; each one's chunks join the index once it is durable. */
   async #putSealed(): Promise<void> {
     while (this.#sealed.length > 0) {
-      const sealed = this.#sealed[0] as SealedPack
+      const sealed = this.#sealed[0] as PendingPack
       const flushed = await putSealedPack(this.#blobs, sealed, { unique: this.#shared })
       this.#index.addIndexObject(flushed.indexKey, flushed.entries)
       for (const entry of flushed.entries) this.#pending.delete(entry.chunkId)

@@ -17,7 +17,7 @@ import { decodeChunk } from './codec.js'
 import { decodeIndexObject, encodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
 import { PACK_TRAILER_BYTES, decodePackFooter, decodePackTrailer } from './pack.js'
-import type { PackBuilder, PackEntry } from './pack.js'
+import type { PackBuilder, PackEntry, SealedPack } from './pack.js'
 
 export function packKey(id: PackId): string {
   return `packs/${id.slice(0, 2)}/${id}`
@@ -61,14 +61,6 @@ export interface FlushedPack {
  */
 export function flushPack(store: BlobStore, builder: PackBuilder): Promise<FlushedPack> {
   return putSealedPack(store, builder.seal())
-}
-
-/** A pack as `PackBuilder.seal()` gives it. */
-export interface SealedPack {
-  readonly bytes: Uint8Array
-  readonly entries: readonly PackEntry[]
-  /** Footer and trailer bytes at its end. */
-  readonly tailBytes: number
 }
 
 /**

@@ -45,6 +45,14 @@ export interface PackEntry {
   readonly rawLength: number
 }
 
+/** A pack as `PackBuilder.seal()` gives it. */
+export interface SealedPack {
+  readonly bytes: Uint8Array
+  readonly entries: readonly PackEntry[]
+  /** Footer and trailer bytes at its end. */
+  readonly tailBytes: number
+}
+
 /** Builds a pack in memory. Pure: the caller puts the sealed bytes where they belong. */
 export class PackBuilder {
   readonly #parts: Uint8Array[] = []
@@ -75,7 +83,7 @@ export class PackBuilder {
   }
 
   /** The pack's bytes, its entries, and how many of its last bytes are footer and trailer. */
-  seal(): { bytes: Uint8Array; entries: readonly PackEntry[]; tailBytes: number } {
+  seal(): SealedPack {
     const count = this.#entries.length
     const footerBytes = packFooterBytes(count)
     const pack = new Uint8Array(this.#bytes + footerBytes + PACK_TRAILER_BYTES)
