@@ -254,13 +254,7 @@ export class ChunkStore {
     options: { readonly repackDeadShare?: number } = {},
   ): Promise<SweepReport & { readonly condemned: readonly PackId[] }> {
     return this.#maintain('chunkstore.condemn', false, () =>
-      sweepPacks(this.#blobs, live, {
-        repackDeadShare: options.repackDeadShare ?? 1,
-        packBytes: this.#packBytes,
-        uniquePackIds: this.#shared,
-        check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
-        condemnOnly: true,
-      }),
+      this.#sweepPacks(live, options.repackDeadShare, true),
     )
   }
 
@@ -400,13 +394,23 @@ export class ChunkStore {
     options: { readonly repackDeadShare?: number } = {},
   ): Promise<SweepReport> {
     return this.#maintain('chunkstore.sweep', true, () =>
-      sweepPacks(this.#blobs, live, {
-        repackDeadShare: options.repackDeadShare ?? 1,
-        packBytes: this.#packBytes,
-        uniquePackIds: this.#shared,
-        check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
-      }),
+      this.#sweepPacks(live, options.repackDeadShare, false),
     )
+  }
+
+  /** sweep.ts on this store's blobs, pack size, pack ids and checks (repacking off by default). */
+  #sweepPacks(
+    live: ReadonlySet<ChunkId>,
+    repackDeadShare: number | undefined,
+    condemnOnly: boolean,
+  ): Promise<SweepReport & { readonly condemned: readonly PackId[] }> {
+    return sweepPacks(this.#blobs, live, {
+      repackDeadShare: repackDeadShare ?? 1,
+      packBytes: this.#packBytes,
+      uniquePackIds: this.#shared,
+      check: (bytes, entries, base) => this.#work.check(bytes, entries, base),
+      condemnOnly,
+    })
   }
 
   /**
