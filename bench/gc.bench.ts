@@ -7,12 +7,12 @@
  * later versions, each a full checkpoint in cairn and a backup in restic.
  */
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { DEFAULT_REPACK_DEAD_SHARE, openStore } from '../src/store.js'
 import type { BenchOptions, BenchResult } from './lib.js'
-import { dirBytes, fmt, fmtRatio, now, settleDisk, withTempDir } from './lib.js'
+import { dirBytes, fmt, fmtRatio, median, now, settleDisk, withTempDir } from './lib.js'
 import { versionedFile } from './versioned-file.js'
 
 const NAME = 'gc'
@@ -105,33 +105,77 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       { label: 'cairn retain + gc (repack >= 20% dead)', share: 0.2 },
     ]
     const cairnBefore = dirBytes(join(storeDir, 'objects'))
-    const results = variants.map(({ label, share }, i) => {
-      const copy = join(dir, `cairn-${String(i)}`)
-      cpSync(storeDir, copy, { recursive: true })
-      settleDisk()
-      const out = execFileSync(
-        process.execPath,
-        ['--input-type=module', '-e', childCode(), copy, String(KEEP), String(share)],
-        { encoding: 'utf8' },
-      )
-      const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as GcChild
-      const after = dirBytes(join(copy, 'objects'))
-      progress(`${label}: ${fmt(result.ms)} ms, ${fmt((cairnBefore - after) / MB, 1)} MB freed`)
-      return { label, share, ...result, after }
-    })
-
-    let resticMs = Number.NaN
-    let resticBefore = Number.NaN
-    let resticAfter = Number.NaN
-    if (withRestic) {
-      resticBefore = dirBytes(repo)
-      settleDisk()
-      const started = now()
-      restic(['forget', '--keep-last', String(KEEP), '--prune'])
-      resticMs = now() - started
-      resticAfter = dirBytes(repo)
-      progress(`restic: ${fmt(resticMs)} ms, ${fmt((resticBefore - resticAfter) / MB, 1)} MB freed`)
+    const resticBefore = withRestic ? dirBytes(repo) : Number.NaN
+    // Rounds: every variant and restic once a round, taking turns, each on a fresh copy, so a
+    // drift of this shared machine hits them alike; figures are medians, ratios per round.
+    const rounds = options.full ? 5 : 3
+    const runs = variants.map(() => [] as (GcChild & { after: number })[])
+    const resticRuns: { ms: number; after: number }[] = []
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, { label, share }] of variants.entries()) {
+        const copy = join(dir, `cairn-${String(i)}`)
+        rmSync(copy, { recursive: true, force: true })
+        cpSync(storeDir, copy, { recursive: true })
+        settleDisk()
+        const out = execFileSync(
+          process.execPath,
+          ['--input-type=module', '-e', childCode(), copy, String(KEEP), String(share)],
+          { encoding: 'utf8' },
+        )
+        const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as GcChild
+        const after = dirBytes(join(copy, 'objects'))
+        runs[i]?.push({ ...result, after })
+        progress(
+          `round ${String(round + 1)}: ${label}: ${fmt(result.ms)} ms, ${fmt((cairnBefore - after) / MB, 1)} MB freed`,
+        )
+      }
+      if (withRestic) {
+        // Its local cache is copied too, as the backups left it: a cache a prune of another copy
+        // had updated would make restic fetch its index again.
+        const copy = join(dir, 'restic-copy')
+        const cache = join(dir, 'restic-cache-copy')
+        for (const [from, to] of [
+          [repo, copy],
+          [env.RESTIC_CACHE_DIR, cache],
+        ] as const) {
+          rmSync(to, { recursive: true, force: true })
+          cpSync(from, to, { recursive: true })
+        }
+        settleDisk()
+        const started = now()
+        execFileSync('restic', ['-r', copy, '-q', 'forget', '--keep-last', String(KEEP), '--prune'], {
+          cwd: srcDir,
+          env: { ...env, RESTIC_CACHE_DIR: cache },
+          stdio: 'ignore',
+        })
+        const ms = now() - started
+        const after = dirBytes(copy)
+        resticRuns.push({ ms, after })
+        progress(
+          `round ${String(round + 1)}: restic: ${fmt(ms)} ms, ${fmt((resticBefore - after) / MB, 1)} MB freed`,
+        )
+      }
     }
+    const resticMs = median(resticRuns.map((r) => r.ms))
+    const resticAfter = median(resticRuns.map((r) => r.after))
+    const results = variants.map(({ label, share }, i) => {
+      const mine = runs[i] ?? []
+      const ratios = withRestic ? mine.map((r, round) => r.ms / (resticRuns[round]?.ms ?? Number.NaN)) : []
+      return {
+        label,
+        share,
+        ms: median(mine.map((r) => r.ms)),
+        openMs: median(mine.map((r) => r.openMs)),
+        baseRss: median(mine.map((r) => r.baseRss)),
+        maxRss: Math.max(...mine.map((r) => r.maxRss)),
+        after: median(mine.map((r) => r.after)),
+        report: (mine[0] as GcChild).report,
+        ratio: median(ratios),
+        ratioRange:
+          ratios.length === 0 ? '' : ` (${fmtRatio(Math.min(...ratios))}–${fmtRatio(Math.max(...ratios))})`,
+        runsMs: mine.map((r) => r.ms),
+      }
+    })
 
     const main = results[1]
     if (main === undefined) throw new Error('no default variant')
@@ -143,7 +187,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         fmt((cairnBefore - r.after) / MB, 1),
         fmt(r.after / MB, 1),
         `${fmt(r.maxRss / MB)} (${fmt(r.baseRss / MB)} before open)`,
-        withRestic ? fmtRatio(r.ms / resticMs) : '-',
+        withRestic ? `${fmtRatio(r.ratio)}${r.ratioRange}` : '-',
       ]),
       withRestic
         ? [
@@ -162,7 +206,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       summary:
         `Keep the last ${String(KEEP)} of ${String(versions)} versions of a 32 MiB file and collect the rest: cairn ${fmt(main.ms / 1000, 2)} s, ${fmt((cairnBefore - main.after) / MB, 1)} MB freed` +
         (withRestic
-          ? ` (${fmtRatio(main.ms / resticMs)} restic's time, target ≤ 0.5×; restic freed ${fmt((resticBefore - resticAfter) / MB, 1)} MB)`
+          ? ` (${fmtRatio(main.ratio)} restic's time, median of ${String(rounds)} rounds, target ≤ 0.5×; restic freed ${fmt((resticBefore - resticAfter) / MB, 1)} MB)`
           : ' (restic not installed)'),
       tables: [
         {
@@ -174,7 +218,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
             'MB freed',
             'MB left',
             'peak RSS MB',
-            'time vs restic',
+            'time vs restic (range)',
           ],
           rows,
         },
@@ -187,8 +231,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         "cairn times include opening the store and closing it, in a plain node process of its own running the compiled engine (dist/, built by npm run bench), as restic's include opening its repository; peak RSS is that process's, beside its RSS before the store opened (Node and the engine loaded).",
         'restic: repository v2, compression auto; forget --prune repacks partly used packs (its default max-unused 5%).',
         "Before each timed run (each cairn variant, then restic) the disk is settled with sync(1): a store copied just before would otherwise have its writeback land in the run's own fsyncs.",
+        `${String(rounds)} rounds: in each, every cairn variant and restic run once, in turn, each on a fresh copy of its store or repository; seconds and MB are medians over the rounds, a ratio is the median of the rounds' own ratios (cairn's time in a round over restic's in the same round), with their range; peak RSS is the highest.`,
       ],
-      raw: { versions, cairnBefore, results, resticMs, resticBefore, resticAfter },
+      raw: { versions, rounds, cairnBefore, results, resticMs, resticRuns, resticBefore, resticAfter },
     }
   })
 }

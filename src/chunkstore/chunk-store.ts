@@ -39,7 +39,8 @@ import { syncIndex } from './index-sync.js'
 import { sweepPacks } from './sweep.js'
 import { deleteCondemnedPacks } from './condemned-delete.js'
 import type { CondemnedDeleteReport } from './condemned-delete.js'
-import type { SweepReport } from './sweep.js'
+import type { SweepOutcome, SweepReport } from './sweep.js'
+import type { IndexEntry } from './index-object.js'
 import type { IndexSyncReport } from './index-sync.js'
 import { PackBuilder } from './pack.js'
 import type { SealedPack } from './pack.js'
@@ -393,9 +394,20 @@ export class ChunkStore {
     live: ReadonlySet<ChunkId>,
     options: { readonly repackDeadShare?: number } = {},
   ): Promise<SweepReport> {
-    return this.#maintain('chunkstore.sweep', true, () =>
-      this.#sweepPacks(live, options.repackDeadShare, false),
-    )
+    return this.#maintain(
+      'chunkstore.sweep',
+      true,
+      () => this.#sweepPacks(live, options.repackDeadShare, false),
+      // The index objects the sweep leaves, which it read or wrote: the cache is rebuilt from
+      // them without reading each again (~20-30 ms of a GC on 40 index objects).
+      (swept) => swept.indexObjects,
+    ).then(({ packsDeleted, packsRepacked, bytesFreed, chunksLive, chunksDeleted }) => ({
+      packsDeleted,
+      packsRepacked,
+      bytesFreed,
+      chunksLive,
+      chunksDeleted,
+    }))
   }
 
   /** sweep.ts on this store's blobs, pack size, pack ids and checks (repacking off by default). */
@@ -403,7 +415,7 @@ export class ChunkStore {
     live: ReadonlySet<ChunkId>,
     repackDeadShare: number | undefined,
     condemnOnly: boolean,
-  ): Promise<SweepReport & { readonly condemned: readonly PackId[] }> {
+  ): Promise<SweepOutcome> {
     return sweepPacks(this.#blobs, live, {
       repackDeadShare: repackDeadShare ?? 1,
       packBytes: this.#packBytes,
@@ -419,7 +431,12 @@ export class ChunkStore {
    * `forget`, the cache first forgets everything, durably: a crash midway then rebuilds it from the
    * index objects left, never trusting an entry whose pack was removed.
    */
-  #maintain<T>(op: string, forget: boolean, body: () => Promise<T>): Promise<T> {
+  #maintain<T>(
+    op: string,
+    forget: boolean,
+    body: () => Promise<T>,
+    known?: (result: T) => ReadonlyMap<string, readonly IndexEntry[]> | undefined,
+  ): Promise<T> {
     return this.#serially(op, async () => {
       if (this.#readOnly) throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', { op })
       await this.#flush()
@@ -428,16 +445,27 @@ export class ChunkStore {
         this.#overlay.clear()
         await this.#index.flushed()
       }
+      let held: ReadonlyMap<string, readonly IndexEntry[]> | undefined
       try {
-        return await body()
+        const result = await body()
+        held = known?.(result)
+        return result
       } finally {
-        await this.#syncIndex(true)
+        await this.#syncIndex(true, held)
       }
     })
   }
 
-  #syncIndex(writable: boolean): Promise<IndexSyncReport> {
-    return syncIndex(this.#blobs, this.#index, { writable, overlay: this.#overlay, footers: !this.#shared })
+  #syncIndex(
+    writable: boolean,
+    known?: ReadonlyMap<string, readonly IndexEntry[]>,
+  ): Promise<IndexSyncReport> {
+    return syncIndex(this.#blobs, this.#index, {
+      writable,
+      overlay: this.#overlay,
+      footers: !this.#shared,
+      ...(known === undefined ? {} : { known }),
+    })
   }
 
   stats(): ChunkStoreStats {

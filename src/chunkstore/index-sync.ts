@@ -16,6 +16,7 @@ import type { PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import type { ChunkIndex, IndexObjectEntries } from './chunk-index.js'
 import { decodeIndexObject } from './index-object.js'
+import type { IndexEntry } from './index-object.js'
 import { listPackIds, putIndexObject, readPackFooter } from './pack-store.js'
 
 /** Index entries merged in one commit at most (~77 bytes each: ~20 MB a batch). */
@@ -44,6 +45,11 @@ export async function syncIndex(
      * footer, as it may be one a GC run is deleting (shared-gc.ts). Default true.
      */
     readonly footers?: boolean
+    /**
+     * Index objects whose entries the caller holds already (a sweep that just read or wrote them):
+     * those listed are merged from here instead of read again.
+     */
+    readonly known?: ReadonlyMap<string, readonly IndexEntry[]>
   },
 ): Promise<IndexSyncReport> {
   const listed = new Set<string>()
@@ -71,15 +77,17 @@ export async function syncIndex(
     batchEntries = 0
   }
   const unknown = [...listed].sort().filter((key) => !known.has(key))
+  const held = options.known ?? new Map<string, readonly IndexEntry[]>()
   // Fetched a few at a time (each get is a round trip; few, as an index object can be megabytes),
   // merged one by one in key order.
-  for await (const [key, fetched] of ahead(unknown, Math.min(8, blobs.properties.concurrencyMax), (k) =>
-    blobs.get(k),
-  )) {
+  const fetch = (key: string): Promise<Uint8Array | readonly IndexEntry[]> =>
+    held.get(key) !== undefined ? Promise.resolve(held.get(key) ?? []) : blobs.get(key)
+  for await (const [key, fetched] of ahead(unknown, Math.min(8, blobs.properties.concurrencyMax), fetch)) {
     let entries
     try {
       if (fetched.status === 'rejected') throw fetched.reason
-      entries = decodeIndexObject(fetched.value, key)
+      const value = fetched.value
+      entries = value instanceof Uint8Array ? decodeIndexObject(value, key) : value
     } catch (error) {
       // Listed, then deleted (GC on another machine, in a shared object store): it is absent.
       if (isCairnError(error, 'NOT_FOUND')) continue

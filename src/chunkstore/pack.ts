@@ -163,6 +163,8 @@ export function decodePackTail(
     throw corrupt('footer fails its checksum')
   }
   const entries: PackEntry[] = []
+  // Ids read as hex from a view of the footer: no copy per id.
+  const text = Buffer.from(footer.buffer, footer.byteOffset, footer.length)
   let offset = 0
   for (let i = 0; i < count; i++) {
     const at = i * PACK_ENTRY_BYTES
@@ -175,7 +177,7 @@ export function decodePackTail(
     }
     if (codec === CODEC_RAW && storedLength !== rawLength)
       throw corrupt(`raw chunk ${String(i)} has two lengths`)
-    const id = Buffer.from(footer.subarray(at, at + 32)).toString('hex') as ChunkId
+    const id = text.toString('hex', at, at + 32) as ChunkId
     entries.push({ id, codec, offset, storedLength, rawLength })
     offset += storedLength
   }

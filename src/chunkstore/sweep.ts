@@ -17,6 +17,7 @@
  */
 import { ahead } from '../core/ahead.js'
 import { CairnError, isCairnError } from '../core/errors.js'
+import { parsePackId } from '../core/ids.js'
 import type { ChunkId, PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import { decodeIndexObject } from './index-object.js'
@@ -24,7 +25,6 @@ import type { IndexEntry } from './index-object.js'
 import { PACK_TRAILER_BYTES, PackBuilder, decodeWholePack, packFooterBytes } from './pack.js'
 import {
   checkStoredChunk,
-  listPackIds,
   packKey,
   putIndexObject,
   putSealedPack,
@@ -50,6 +50,18 @@ export interface SweepReport {
   readonly chunksDeleted: number
 }
 
+/** What a sweep gives back besides its report. */
+export interface SweepOutcome extends SweepReport {
+  /** With `condemnOnly`: the packs that would be deleted. */
+  readonly condemned: readonly PackId[]
+  /**
+   * After a full sweep, every index object the store holds, with its entries (read or written by
+   * the sweep): the index cache is rebuilt from them without reading them all again. Undefined
+   * with `condemnOnly`.
+   */
+  readonly indexObjects?: ReadonlyMap<string, readonly IndexEntry[]>
+}
+
 export async function sweepPacks(
   blobs: BlobStore,
   live: ReadonlySet<ChunkId>,
@@ -71,7 +83,7 @@ export async function sweepPacks(
     /** Salt the new packs' ids (chunk-store.ts). */
     readonly uniquePackIds?: boolean
   },
-): Promise<SweepReport & { readonly condemned: readonly PackId[] }> {
+): Promise<SweepOutcome> {
   const check =
     options.check ??
     ((bytes: Uint8Array, entries: readonly IndexEntry[], base: number) => {
@@ -80,7 +92,14 @@ export async function sweepPacks(
       return Promise.resolve()
     })
   // Which packs hold a live chunk (from the index objects, or the footers of packs none names).
-  const packs = (await listPackIds(blobs)).sort()
+  // Sizes as listed: the repack and the report need them, and a head each is a round trip.
+  const listedSizes = new Map<string, number>()
+  const packs: PackId[] = []
+  for await (const { key, size } of blobs.list('packs/')) {
+    packs.push(parsePackId(key.slice(key.lastIndexOf('/') + 1), 'gc.sweep'))
+    listedSizes.set(key, size)
+  }
+  packs.sort()
   const livePacks = new Set<PackId>()
   const deadPacks = new Set<PackId>()
   const repack: { packId: PackId; entries: IndexEntry[]; liveEntries: IndexEntry[] }[] = []
@@ -91,7 +110,10 @@ export async function sweepPacks(
   // Read once, used again in steps 1 and 2 (index objects a repack adds name only live packs).
   const indexObjects = new Map<string, IndexEntry[]>()
   const indexKeys: string[] = []
-  for await (const { key } of blobs.list('index/')) indexKeys.push(key)
+  for await (const { key, size } of blobs.list('index/')) {
+    indexKeys.push(key)
+    listedSizes.set(key, size)
+  }
   // Fetched a few at a time (each get is a round trip; few, as an index object can be megabytes),
   // taken in listing order.
   for await (const [key, fetched] of ahead(indexKeys, Math.min(8, blobs.properties.concurrencyMax), (k) =>
@@ -225,6 +247,8 @@ export async function sweepPacks(
   let builder = new PackBuilder()
   /** The put of the pack sealed last (pack, then its index object), while the next one fills. */
   let putting: Promise<void> = Promise.resolve()
+  /** Index objects the repack put, with their entries. */
+  const added = new Map<string, readonly IndexEntry[]>()
   const flushBuilder = async () => {
     if (builder.chunkCount === 0) return
     const sealed = builder.seal()
@@ -234,13 +258,14 @@ export async function sweepPacks(
       // The same content may already be there (a repack cut short wrote it): it lives now.
       livePacks.add(flushed.packId)
       deadPacks.delete(flushed.packId)
+      added.set(flushed.indexKey, flushed.entries)
     })
     putting.catch(() => undefined) // awaited at the next flush or after the copying
   }
   const copied = new Set<ChunkId>()
   /** A repack candidate's data, checked; undefined when it is left as it is (unreadable, damaged). */
   const readChecked = async ({ packId, entries, liveEntries }: (typeof repack)[number]) => {
-    const read = await readForRepack(blobs, packId, entries, liveEntries)
+    const read = await readForRepack(blobs, packId, entries, liveEntries, listedSizes.get(packKey(packId)))
     if (read === undefined) return undefined
     const { data, intact } = read
     // Its data matches the CRC its writer recorded: the stored bytes are exactly those written, so
@@ -334,6 +359,7 @@ export async function sweepPacks(
     const kept = entries.filter((entry) => livePacks.has(entry.packId))
     if (kept.length === entries.length) {
       for (const entry of entries) named.add(entry.packId)
+      added.set(key, entries)
       continue
     }
     if (kept.length > 0) {
@@ -342,9 +368,11 @@ export async function sweepPacks(
     }
     doomedIndex.push(key)
   }
-  for await (const [, put] of ahead(replaced, SWEEP_WIDTH, (kept) => putIndexObject(blobs, kept)))
+  for await (const [kept, put] of ahead(replaced, SWEEP_WIDTH, (kept) => putIndexObject(blobs, kept))) {
     if (put.status === 'rejected') throw put.reason
-  let bytesFreed = await sizeOf(blobs, doomedIndex)
+    added.set(put.value, kept)
+  }
+  let bytesFreed = await sizeOf(blobs, doomedIndex, listedSizes)
   if (doomedIndex.length > 0) await blobs.delete(doomedIndex)
 
   // Step 3: dead packs, then orphans.
@@ -364,7 +392,7 @@ export async function sweepPacks(
       if (!live.has(entry.chunkId)) deletedChunks.add(entry.chunkId)
   }
   const packKeys = doomedPacks.map(packKey)
-  bytesFreed += await sizeOf(blobs, packKeys)
+  bytesFreed += await sizeOf(blobs, packKeys, listedSizes)
   if (packKeys.length > 0) await blobs.delete(packKeys)
   const packsDeleted = doomedPacks.length
   return {
@@ -374,13 +402,27 @@ export async function sweepPacks(
     chunksLive: present.size,
     chunksDeleted: deletedChunks.size,
     condemned: [],
+    indexObjects: added,
   }
 }
 
-/** The bytes the objects `keys` hold (those gone already count nothing), asked a few at a time. */
-async function sizeOf(blobs: BlobStore, keys: readonly string[]): Promise<number> {
+/**
+ * The bytes the objects `keys` hold: their listed sizes, or for those not listed, asked a few at
+ * a time (those gone already count nothing).
+ */
+async function sizeOf(
+  blobs: BlobStore,
+  keys: readonly string[],
+  listed: ReadonlyMap<string, number>,
+): Promise<number> {
   let bytes = 0
-  for await (const [, head] of ahead(keys, SWEEP_WIDTH, (key) => blobs.head(key))) {
+  const unlisted: string[] = []
+  for (const key of keys) {
+    const size = listed.get(key)
+    if (size === undefined) unlisted.push(key)
+    else bytes += size
+  }
+  for await (const [, head] of ahead(unlisted, SWEEP_WIDTH, (key) => blobs.head(key))) {
     if (head.status === 'rejected') throw head.reason
     bytes += head.value?.size ?? 0
   }
@@ -400,10 +442,13 @@ async function readForRepack(
   packId: PackId,
   entries: readonly IndexEntry[],
   liveEntries: readonly IndexEntry[],
+  listedSize: number | undefined,
 ): Promise<{ data: Uint8Array; intact: boolean } | undefined> {
   const key = packKey(packId)
   const indexedEnd = entries.reduce((end, entry) => Math.max(end, entry.offset + entry.storedLength), 0)
-  const size = (await blobs.head(key))?.size
+  // Packs are immutable: the size the sweep's listing saw is the size (a pack gone since fails
+  // the read below, as NOT_FOUND).
+  const size = listedSize ?? (await blobs.head(key))?.size
   if (size === undefined) throw new CairnError('NOT_FOUND', 'pack is missing', { op: 'gc.repack', path: key })
   // Shorter than its index says: damaged, so left as it is for verify to report (review: read
   // whole, its live chunks before the cut would have been copied and the damage deleted with it).

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { createFsBlobStore } from '../../src/adapters/blob-fs/fs-blob-store.js'
 import { createRng } from '../../src/adapters/sim/rng.js'
 import { SimDisk } from '../../src/adapters/sim/sim-disk.js'
+import { MemoryChunkIndex } from '../../src/chunkstore/chunk-index.js'
 import { openChunkStore } from '../../src/chunkstore/chunk-store.js'
 import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
 import { CODEC_RAW } from '../../src/chunkstore/codec.js'
@@ -258,5 +259,51 @@ describe('sweep', () => {
       }
     }
     expect(halts).toBeGreaterThan(60)
+  })
+
+  it('a sweep reads each index object once and no pack size twice; the cache it leaves equals one rebuilt from the store', async () => {
+    const { blobs, live } = await history(7, 5, 3)
+    const gets = new Map<string, number>()
+    let packHeads = 0
+    const counting: BlobStore = {
+      properties: blobs.properties,
+      put: (key, data, options) => blobs.put(key, data, options),
+      get: (key, range) => {
+        if (range === undefined) gets.set(key, (gets.get(key) ?? 0) + 1)
+        return blobs.get(key, range)
+      },
+      head: (key) => {
+        if (key.startsWith('packs/')) packHeads++
+        return blobs.head(key)
+      },
+      list: (prefix) => blobs.list(prefix),
+      delete: (keys) => blobs.delete(keys),
+    }
+    const index = new MemoryChunkIndex()
+    const store = await openChunkStore({ blobs: counting, index, chunking: SMALL, workers: 0 })
+    // An entry whose chunks all stay live: its pack and index object are left as they are.
+    const kept = await store.putEntry(rows(300, 99))
+    await store.flush()
+    for (const chunk of kept.chunks) live.add(chunk.id)
+    const before: string[] = []
+    for await (const { key } of blobs.list('index/')) before.push(key)
+    gets.clear()
+    const report = await store.sweep(live, { repackDeadShare: 0.25 })
+    expect(report.packsRepacked).toBeGreaterThan(0)
+    expect(report.packsDeleted).toBeGreaterThan(0)
+    // Each index object there before is read once, by the sweep; the cache is rebuilt from what
+    // the sweep read or wrote, so neither those nor the repack's new ones are read again.
+    const indexReads = [...gets].filter(([key]) => key.startsWith('index/'))
+    expect(indexReads.map(([key]) => key).sort()).toEqual(before.sort())
+    for (const [key, reads] of indexReads) expect(reads, key).toBe(1)
+    // Sizes come from the sweep's listing: no pack is asked for its size.
+    expect(packHeads).toBe(0)
+    await store.close()
+    const fresh = new MemoryChunkIndex()
+    await (await openChunkStore({ blobs, index: fresh, chunking: SMALL, workers: 0 })).close()
+    expect(new Map([...index.entries()].map((entry) => [entry.chunkId, entry]))).toEqual(
+      new Map([...fresh.entries()].map((entry) => [entry.chunkId, entry])),
+    )
+    expect(index.indexObjects()).toEqual(fresh.indexObjects())
   })
 })

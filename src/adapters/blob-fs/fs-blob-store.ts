@@ -19,6 +19,8 @@ import type { BlobInfo, BlobStore, BlobStoreProperties, ByteRange, Vfs, VfsFile 
 
 /** Unlinks in flight at once in a `delete` (the thread pool has four threads by default). */
 const DELETE_WIDTH = 8
+/** Entries a listing stats at once. */
+const LIST_WIDTH = 16
 
 export interface FsBlobStoreOptions {
   readonly vfs: Vfs
@@ -176,13 +178,22 @@ export class FsBlobStore implements BlobStore {
         if (isCairnError(error, 'NOT_FOUND')) continue
         throw error
       }
-      for (const name of names) {
-        if (name.startsWith(TEMP_PREFIX)) continue
-        const key = joinPath(dirKey, name)
-        if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue
-        const info = await this.#vfs.stat(joinPath(this.#root, key))
-        if (info.kind === 'directory') stack.push(key)
-        else if (key.startsWith(prefix)) yield { key, size: info.size }
+      const keys = names
+        .filter((name) => !name.startsWith(TEMP_PREFIX))
+        .map((name) => joinPath(dirKey, name))
+        .filter((key) => key.startsWith(prefix) || prefix.startsWith(`${key}/`))
+      // A few stats at once, in name order: one after another, each a round trip through the
+      // thread pool, they were most of a listing's time (GC lists packs and index objects).
+      for await (const [key, stat] of ahead(keys, LIST_WIDTH, (k) =>
+        this.#vfs.stat(joinPath(this.#root, k)),
+      )) {
+        if (stat.status === 'rejected') {
+          // Removed since the directory was read: not there any more.
+          if (isCairnError(stat.reason, 'NOT_FOUND')) continue
+          throw stat.reason
+        }
+        if (stat.value.kind === 'directory') stack.push(key)
+        else if (key.startsWith(prefix)) yield { key, size: stat.value.size }
       }
     }
   }
