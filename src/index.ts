@@ -23,6 +23,7 @@ export type {
 } from './core/ports.js'
 export { createNodeVfs, NodeVfs } from './adapters/node/node-vfs.js'
 export type { NodeVfsOptions } from './adapters/node/node-vfs.js'
+export { fileEntry } from './adapters/node/file-entry.js'
 export { createFsBlobStore, FsBlobStore } from './adapters/blob-fs/fs-blob-store.js'
 export type { FsBlobStoreOptions } from './adapters/blob-fs/fs-blob-store.js'
 // The S3 adapter loads the AWS SDK lazily, inside createS3BlobStore: importing cairn never loads it.
@@ -54,7 +55,7 @@ export type {
   ChunkRef,
   PutEntryResult,
 } from './chunkstore/chunk-store.js'
-export type { EntrySource } from './chunkstore/source.js'
+export type { EntrySource, EntryReader } from './chunkstore/source.js'
 export type { VerifyOptions, VerifyReport, VerifyProblem } from './chunkstore/verify.js'
 export type { IndexSyncReport } from './chunkstore/index-sync.js'
 export { MemoryChunkIndex } from './chunkstore/chunk-index.js'

@@ -46,7 +46,7 @@ import { PackBuilder } from './pack.js'
 import type { SealedPack } from './pack.js'
 import { packKey, putSealedPack } from './pack-store.js'
 import { readEntryChunks } from './read-entry.js'
-import { sourcePieces } from './source.js'
+import { entryInput } from './source.js'
 import type { EntrySource } from './source.js'
 import { verifyChunkStore } from './verify.js'
 import type { VerifyOptions, VerifyReport } from './verify.js'
@@ -506,7 +506,7 @@ export class ChunkStore {
         op: 'entry.put',
         path: name,
       })
-    return ingestEntry(sourcePieces(source, name), params, this.#work, this.#compression, this.#sink, {
+    return ingestEntry(entryInput(source, name), params, this.#work, this.#compression, this.#sink, {
       depth: this.#depth,
       buffers: this.#buffers,
     })

@@ -12,6 +12,7 @@ import type { ChunkId } from '../core/ids.js'
 import type { ChunkWork } from './chunk-work.js'
 import type { ChunkingParams } from './chunker.js'
 import type { StoredChunk } from './codec.js'
+import type { EntryReader } from './source.js'
 import { SPAN_BYTES, SpanBuffers, spanStream, stitchSpan } from './span.js'
 import type { SpanChunk } from './span.js'
 
@@ -44,7 +45,7 @@ export interface IngestResult {
 }
 
 export async function ingestEntry(
-  pieces: AsyncIterable<Uint8Array>,
+  input: AsyncIterable<Uint8Array> | EntryReader,
   params: ChunkingParams,
   work: ChunkWork,
   compression: 'deflate' | 'none',
@@ -65,7 +66,7 @@ export async function ingestEntry(
   // The spans in flight: the promise that ends each, and every step of it (to settle on failure).
   const window: { added: Promise<void>; steps: Promise<unknown>[] }[] = []
   try {
-    for await (const span of spanStream(pieces, params.maxSize, spanBytes, buffers)) {
+    for await (const span of spanStream(input, params.maxSize, spanBytes, buffers)) {
       const steps: Promise<unknown>[] = []
       // Every step is observed here, so none is an unhandled rejection; each is awaited below.
       const track = <T>(step: Promise<T>): Promise<T> => {

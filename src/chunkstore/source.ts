@@ -1,14 +1,62 @@
 /**
  * What an entry's bytes may come from: a `Uint8Array`, an `AsyncIterable<Uint8Array>` (a Node
- * `Readable` is one) or a sync `Iterable<Uint8Array>`. Anything else, a string piece included (a
- * Readable with an encoding set), is `BAD_OPTION` naming the entry: text has no single byte form.
+ * `Readable` is one), a sync `Iterable<Uint8Array>`, or an `EntryReader` (`fileEntry(path)`),
+ * which the chunk store reads straight into its own buffers. Anything else, a string piece
+ * included (a Readable with an encoding set), is `BAD_OPTION` naming the entry: text has no
+ * single byte form.
  */
 import { CairnError } from '../core/errors.js'
 
-export type EntrySource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>
+/**
+ * An entry the chunk store reads into its own buffers, with no piece of the reader's in between:
+ * a file read this way costs one copy (the kernel's) where a stream costs a buffer per piece,
+ * a copy out of it and its garbage (`bench/chunkstore.bench.ts` measures the two). It is read
+ * once, from its start to its end; `close` is called once reading stops, at the end or on a
+ * failure.
+ */
+export interface EntryReader {
+  /** Reads the next bytes into `target`; resolves with how many (0 only at the end). */
+  readInto(target: Uint8Array): Promise<number>
+  /** Releases what the reader holds (a file descriptor, say). */
+  close(): Promise<void>
+}
+
+export type EntrySource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | EntryReader
+
+/** True for an `EntryReader` (checked by its methods: it is an interface, not a class). */
+export function isEntryReader(source: unknown): source is EntryReader {
+  const candidate = source as Partial<EntryReader> | null
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.readInto === 'function' &&
+    typeof candidate.close === 'function'
+  )
+}
+
+/** The source as the chunk store reads it: pieces checked as they arrive, or a checked reader. */
+export function entryInput(source: EntrySource, where: string): AsyncIterable<Uint8Array> | EntryReader {
+  return isEntryReader(source) ? checkedReader(source, where) : sourcePieces(source, where)
+}
+
+/** `reader`, refusing a count that is not a whole number of bytes that fit the target. */
+function checkedReader(reader: EntryReader, where: string): EntryReader {
+  return {
+    async readInto(target) {
+      const count = await reader.readInto(target)
+      if (!Number.isSafeInteger(count) || count < 0 || count > target.length)
+        throw badSource(where, `reader said it read ${String(count)} bytes into ${String(target.length)}`)
+      return count
+    },
+    close: () => reader.close(),
+  }
+}
 
 /** The source as pieces of bytes, checked one by one as they arrive. */
-export async function* sourcePieces(source: EntrySource, where: string): AsyncGenerator<Uint8Array> {
+export async function* sourcePieces(
+  source: Exclude<EntrySource, EntryReader>,
+  where: string,
+): AsyncGenerator<Uint8Array> {
   if (source instanceof Uint8Array) {
     yield source
     return
@@ -18,7 +66,7 @@ export async function* sourcePieces(source: EntrySource, where: string): AsyncGe
     typeof iterable[Symbol.asyncIterator] !== 'function' &&
     typeof iterable[Symbol.iterator] !== 'function'
   ) {
-    throw badSource(where, 'is not a Uint8Array or an iterable of them')
+    throw badSource(where, 'is not a Uint8Array, an iterable of them or an EntryReader')
   }
   for await (const piece of source as AsyncIterable<unknown>) {
     if (!(piece instanceof Uint8Array)) {

@@ -18,6 +18,8 @@ import { computeChunkId } from './chunk-id.js'
 import { findCut } from './chunker.js'
 import type { ChunkingParams } from './chunker.js'
 import { encodeChunk } from './codec.js'
+import { isEntryReader } from './source.js'
+import type { EntryReader } from './source.js'
 import type { Codec } from './codec.js'
 import { wasmCutter } from './gear-wasm.js'
 import type { WasmCutter } from './gear-wasm.js'
@@ -65,7 +67,7 @@ export class SpanBuffers {
 
 /** The entry as spans of `spanBytes` plus `overlap` bytes of the next. */
 export async function* spanStream(
-  pieces: AsyncIterable<Uint8Array>,
+  input: AsyncIterable<Uint8Array> | EntryReader,
   overlap: number,
   spanBytes: number,
   buffers: SpanBuffers,
@@ -74,19 +76,36 @@ export async function* spanStream(
   let bytes = buffers.take(capacity)
   let used = 0
   let base = 0
-  for await (const piece of pieces) {
-    for (let at = 0; at < piece.length;) {
-      const take = Math.min(capacity - used, piece.length - at)
-      bytes.set(piece.subarray(at, at + take), used)
-      used += take
-      at += take
-      if (used === capacity) {
-        yield { bytes, base, own: spanBytes }
-        const next = buffers.take(capacity)
-        next.set(bytes.subarray(spanBytes), 0)
-        bytes = next
-        used = overlap
-        base += spanBytes
+  /** A full span goes out; the next starts with its overlap. */
+  const next = (): Span => {
+    const full = { bytes, base, own: spanBytes }
+    const following = buffers.take(capacity)
+    following.set(bytes.subarray(spanBytes), 0)
+    bytes = following
+    used = overlap
+    base += spanBytes
+    return full
+  }
+  if (isEntryReader(input)) {
+    // Read straight into the span: no piece of the reader's to copy from.
+    try {
+      for (;;) {
+        const count = await input.readInto(bytes.subarray(used, capacity))
+        if (count === 0) break
+        used += count
+        if (used === capacity) yield next()
+      }
+    } finally {
+      await input.close()
+    }
+  } else {
+    for await (const piece of input) {
+      for (let at = 0; at < piece.length;) {
+        const take = Math.min(capacity - used, piece.length - at)
+        bytes.set(piece.subarray(at, at + take), used)
+        used += take
+        at += take
+        if (used === capacity) yield next()
       }
     }
   }

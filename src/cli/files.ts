@@ -7,9 +7,10 @@
  * names are checked again, no path goes through a symlink, a symlink pointing out of the tree is
  * refused, and an existing file is not overwritten without `force`.
  */
-import { createReadStream } from 'node:fs'
 import { chmod, lstat, mkdir, open, readdir, readlink, symlink, utimes } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { fileEntry } from '../adapters/node/file-entry.js'
+import type { EntryReader } from '../chunkstore/source.js'
 import { CairnError } from '../core/errors.js'
 import type { JsonValue } from '../snapshot/manifest.js'
 import { parseEntryName } from '../snapshot/entry-name.js'
@@ -70,12 +71,9 @@ export async function scanTree(base: string, paths: readonly string[]): Promise<
   return { format: 'cairn-files/1', files, dirs, links }
 }
 
-/** A file's bytes as a stream of pieces, counting them into `onBytes`. */
-export async function* fileSource(path: string, onBytes: (n: number) => void): AsyncGenerator<Uint8Array> {
-  for await (const piece of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    onBytes(piece.length)
-    yield piece
-  }
+/** A file's bytes, read by the chunk store into its own buffers, counting them into `onBytes`. */
+export function fileSource(path: string, onBytes: (n: number) => void): EntryReader {
+  return fileEntry(path, { onBytes })
 }
 
 /** Where entry `name` goes under `dest`; refuses a name that would leave it. */

@@ -199,6 +199,17 @@ describe('chunk store', () => {
     const { store } = await storeOn(new SimDisk({ seed: 9 }))
     await expectCairnError(store.putEntry(Readable.from(['text'])), 'BAD_OPTION')
     await expectCairnError(store.putEntry(42 as never), 'BAD_OPTION')
+    // A reader that says it read more than it was given room for.
+    let closed = false
+    const lying = {
+      readInto: (target: Uint8Array) => Promise.resolve(target.length + 1),
+      close: () => {
+        closed = true
+        return Promise.resolve()
+      },
+    }
+    await expectCairnError(store.putEntry(lying), 'BAD_OPTION')
+    expect(closed).toBe(true)
     await expectCairnError(
       store.readEntryBytes([{ id: 'ab'.repeat(32) as never, length: 3 }]),
       'MISSING_CHUNK',

@@ -2,7 +2,8 @@
  * Parallel ingest gives exactly the sequential chunks: spans cut on their own and stitched
  * (span.ts) equal one pass of the chunker over the whole entry, for any data, any span
  * size and any split of the input, on the calling thread and on worker threads. New chunks are
- * claimed once and added in order; a failed ingest gives back every claim it did not add.
+ * claimed once and added in order; a failed ingest gives back every claim it did not add. An
+ * EntryReader (short reads included) gives the same chunks as pieces, and is closed once.
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,6 +16,7 @@ import { chunkBuffer, parseChunking } from '../../src/chunkstore/chunker.js'
 import { decodeChunk } from '../../src/chunkstore/codec.js'
 import { ingestEntry } from '../../src/chunkstore/ingest.js'
 import type { IngestSink } from '../../src/chunkstore/ingest.js'
+import type { EntryReader } from '../../src/chunkstore/source.js'
 
 const pool = workerChunkWork(2)
 // Loaded before the properties run, so their jobs go to the threads (not the calling thread).
@@ -35,6 +37,33 @@ async function* pieces(data: Uint8Array, cuts: readonly number[]): AsyncGenerato
   for (const piece of split(data, cuts)) {
     await Promise.resolve()
     yield piece
+  }
+}
+
+/**
+ * The same bytes through an EntryReader: each read gives at most the next step's byte count (short
+ * reads, as a file or a socket may), on a later turn; it counts its closes.
+ */
+function reader(data: Uint8Array, cuts: readonly number[]): EntryReader & { readonly closes: number } {
+  const steps = cuts.length > 0 ? cuts.map((cut) => 1 + (cut % 5000)) : [data.length + 1]
+  let at = 0
+  let step = 0
+  let closes = 0
+  return {
+    async readInto(target) {
+      await Promise.resolve()
+      const count = Math.min(target.length, data.length - at, steps[step++ % steps.length] ?? 1)
+      target.set(data.subarray(at, at + count))
+      at += count
+      return count
+    },
+    close() {
+      closes++
+      return Promise.resolve()
+    },
+    get closes() {
+      return closes
+    },
   }
 }
 
@@ -72,7 +101,7 @@ const entryData = fc
   })
 
 describe('ingest', () => {
-  it('property: stitched spans give exactly the sequential chunks, inline and on workers', async () => {
+  it('property: stitched spans give exactly the sequential chunks, inline and on workers, from pieces or a reader', async () => {
     await loadChunkHasher()
     await fc.assert(
       fc.asyncProperty(
@@ -81,14 +110,24 @@ describe('ingest', () => {
         fc.array(fc.nat(40_000), { maxLength: 6 }),
         fc.constantFrom<'cdc' | 'fixed'>('cdc', 'fixed'),
         fc.boolean(),
-        async (data, spanBytes, cuts, mode, onWorkers) => {
+        fc.boolean(),
+        async (data, spanBytes, cuts, mode, onWorkers, asReader) => {
           const params = parseChunking({ mode, minSize: 256, avgSize: 1024, maxSize: 4096 })
           const work: ChunkWork = onWorkers ? pool : inlineChunkWork()
           const { sink, added } = recordingSink()
-          const result = await ingestEntry(pieces(data, cuts), params, work, 'deflate', sink, {
-            depth: 3,
-            spanBytes,
-          })
+          const read = reader(data, cuts)
+          const result = await ingestEntry(
+            asReader ? read : pieces(data, cuts),
+            params,
+            work,
+            'deflate',
+            sink,
+            {
+              depth: 3,
+              spanBytes,
+            },
+          )
+          expect(read.closes).toBe(asReader ? 1 : 0)
           const expected = chunkBuffer(data, params)
           expect(result.chunks.map((c) => c.length)).toEqual(expected.map((c) => c.length))
           expect(result.chunks.map((c) => c.id)).toEqual(expected.map((c) => computeChunkId(c)))
@@ -136,5 +175,32 @@ describe('ingest', () => {
     // What was added stays claimed (it is in the pack); nothing else is left claimed.
     expect([...claims].sort()).toEqual(added.map((a) => a.id).sort())
     for (const id of released) expect(added.some((a) => a.id === id)).toBe(false)
+  })
+
+  it('a reader is closed once when the ingest fails, and its claims not added are given back', async () => {
+    await loadChunkHasher()
+    const data = createRng(5).bytes(200_000)
+    const params = parseChunking({ minSize: 1024, avgSize: 4096, maxSize: 16_384 })
+    let at = 0
+    let closes = 0
+    const failing: EntryReader = {
+      readInto(target) {
+        if (at >= 120_000) return Promise.reject(new Error('reader broke'))
+        const count = Math.min(target.length, 7_000)
+        target.set(data.subarray(at, at + count))
+        at += count
+        return Promise.resolve(count)
+      },
+      close() {
+        closes++
+        return Promise.resolve()
+      },
+    }
+    const { sink, claims, added } = recordingSink()
+    await expect(
+      ingestEntry(failing, params, pool, 'deflate', sink, { depth: 2, spanBytes: 30_000 }),
+    ).rejects.toThrow('reader broke')
+    expect(closes).toBe(1)
+    expect([...claims].sort()).toEqual(added.map((a) => a.id).sort())
   })
 })
