@@ -3,12 +3,43 @@ import fc from 'fast-check'
 import { inflateSync } from 'fflate'
 import { describe, expect, it } from 'vitest'
 import { createRng } from '../../src/adapters/sim/rng.js'
-import { CODEC_DEFLATE, CODEC_RAW, decodeChunk, encodeChunk } from '../../src/chunkstore/codec.js'
+import {
+  CODEC_DEFLATE,
+  CODEC_RAW,
+  decodeChunk,
+  encodeChunk,
+  sampleEntropy,
+} from '../../src/chunkstore/codec.js'
 import { expectBytes } from '../helpers.js'
 
 const text = (n: number) => new TextEncoder().encode('{"key":"player-42","hp":100,"pos":[1,2,3]}\n'.repeat(n))
 
+/** Order-0 entropy by the textbook sum of -p log2 p. */
+function entropyByDefinition(sample: Uint8Array): number {
+  const counts = new Map<number, number>()
+  for (const byte of sample) counts.set(byte, (counts.get(byte) ?? 0) + 1)
+  let bits = 0
+  for (const count of counts.values()) bits -= (count / sample.length) * Math.log2(count / sample.length)
+  return bits
+}
+
 describe('chunk codec', () => {
+  it('property: the entropy check equals -sum p log2 p, for windows and samples of any size', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 3000 }),
+          fc
+            .tuple(fc.integer({ min: 1, max: 4 }), fc.nat(2048))
+            .map(([values, n]) => Uint8Array.from({ length: n }, (_, i) => (i * 7) % values)),
+        ),
+        (sample) => {
+          expect(sampleEntropy(sample)).toBeCloseTo(entropyByDefinition(sample), 9)
+        },
+      ),
+    )
+  })
+
   it('property: any chunk round-trips, and a deflated one is readable by fflate too', () => {
     fc.assert(
       fc.property(
