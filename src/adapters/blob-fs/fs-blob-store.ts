@@ -225,18 +225,17 @@ export class FsBlobStore implements BlobStore {
     while (stack.length > 0) {
       const dir = stack.pop() ?? ''
       const names = await this.#vfs.readdir(dir)
-      let changed = false
-      for (const name of names) {
-        const path = joinPath(dir, name)
-        if (name.startsWith(TEMP_PREFIX)) {
-          await this.#vfs.unlink(path)
-          removed += 1
-          changed = true
-        } else if ((await this.#vfs.stat(path)).kind === 'directory') {
-          stack.push(path)
-        }
+      const temps = names.filter((name) => name.startsWith(TEMP_PREFIX)).map((name) => joinPath(dir, name))
+      for (const path of temps) await this.#vfs.unlink(path)
+      removed += temps.length
+      if (temps.length > 0) await this.#vfs.fsyncDir(dir)
+      // The rest stat'ed a few at a time, for the directories among them (GC starts here: one
+      // stat after another over every object was ~20 ms of a GC on 40 checkpoints).
+      const others = names.filter((name) => !name.startsWith(TEMP_PREFIX)).map((name) => joinPath(dir, name))
+      for await (const [path, stat] of ahead(others, LIST_WIDTH, (p) => this.#vfs.stat(p))) {
+        if (stat.status === 'rejected') throw stat.reason
+        if (stat.value.kind === 'directory') stack.push(path)
       }
-      if (changed) await this.#vfs.fsyncDir(dir)
     }
     return removed
   }
