@@ -11,6 +11,8 @@
  *   1 MiB go through its streaming hasher in 1 MiB pieces.
  * `CAIRN_BLAKE3=wasm` in the environment forces the wasm one (tests use it to compare the two).
  */
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { createHash, hash, load } from 'blake3-wasm'
 import type { ChunkId } from '../core/ids.js'
 
@@ -33,10 +35,43 @@ function wasmDigest(data: Uint8Array): ChunkId {
   return hasher.digest().toString('hex') as ChunkId
 }
 
+type NativeBlake3 = (input: Buffer) => Buffer
+
+/**
+ * The binding of this platform's prebuilt package, loaded directly where that is cheap to get
+ * right: on glibc Linux. The package's own loader first tells glibc from musl with
+ * `process.report.getReport()` (measured here: ~10 of its ~15 ms, paid by every process and worker
+ * thread that hashes: a one-shot GC, each CLI run, each chunk worker). /usr/bin/ldd names musl on
+ * musl systems (the check napi-rs's newer loaders make first). Anywhere else, or when the direct
+ * load fails, the package's loader decides.
+ */
+async function loadBinding(): Promise<{ blake3: NativeBlake3 }> {
+  if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) {
+    let musl = true
+    try {
+      musl = readFileSync('/usr/bin/ldd', 'utf8').includes('musl')
+    } catch {
+      // No ldd to read: the package's loader decides.
+    }
+    if (!musl) {
+      try {
+        // require: the package is the .node binary itself, which import() cannot load.
+        const direct = createRequire(import.meta.url)(`@napi-rs/blake-hash-linux-${process.arch}-gnu`) as {
+          readonly blake3?: unknown
+        }
+        if (typeof direct.blake3 === 'function') return { blake3: direct.blake3 as NativeBlake3 }
+      } catch {
+        // Not installed this way (another package manager's layout): the package's loader.
+      }
+    }
+  }
+  return import('@napi-rs/blake-hash')
+}
+
 async function loadNative(): Promise<Digest | undefined> {
   if (process.env.CAIRN_BLAKE3 === 'wasm') return undefined
   try {
-    const { blake3 } = await import('@napi-rs/blake-hash')
+    const { blake3 } = await loadBinding()
     // A Buffer view of the same memory (its types ask for a Buffer; nothing is copied).
     const native: Digest = (data) =>
       blake3(Buffer.from(data.buffer, data.byteOffset, data.length)).toString('hex') as ChunkId
