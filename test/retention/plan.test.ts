@@ -223,8 +223,18 @@ describe('retention plan: cairn additions', () => {
       },
       { requiredKeys: ['keepDaily'] },
     )
+    // A policy whose every rule keeps nothing (all counts 0, no within, no tags) is refused, not
+    // planned: a case of its own below. Found by a run that drew { keepDaily: 0 } alone.
+    const nonEmpty = policy.filter(
+      (rules) =>
+        [rules.keepLast, rules.keepDaily, rules.keepWeekly, rules.keepMonthly, rules.keepYearly].some(
+          (n) => n !== undefined && n !== 0,
+        ) ||
+        rules.keepWithin !== undefined ||
+        rules.keepTags !== undefined,
+    )
     fc.assert(
-      fc.property(history, policy, (items, rules) => {
+      fc.property(history, nonEmpty, (items, rules) => {
         const list: RetainedCheckpoint[] = []
         for (const [i, item] of items.entries()) {
           const parent = item.delta && i > 0 ? list[i - 1]?.id : undefined
