@@ -9,7 +9,7 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { BenchFn, BenchOptions, BenchResult } from './lib.js'
+import type { BenchFn, BenchOptions, BenchResult, Contention } from './lib.js'
 import {
   formatMachine,
   formatTable,
@@ -59,16 +59,24 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       if (typeof mod.run !== 'function') throw new Error(`${name}${SUFFIX} does not export run()`)
       const machine = machineInfo()
-      const { result, othersShare } = await measureContention(() => (mod.run as BenchFn)(options))
+      const { result, ...contention } = await measureContention(() => (mod.run as BenchFn)(options))
       const seconds = (performance.now() - started) / 1000
       const command = reproduceCommand(name, options)
-      console.log(report(result, formatMachine(machine), command, seconds, othersShare))
+      console.log(report(result, formatMachine(machine), command, seconds, contention))
       const path = resultPath(name)
       await mkdir(dirname(path), { recursive: true })
-      const json = { ...result, machine, command, options, seconds, othersCpuShare: othersShare }
+      const json = {
+        ...result,
+        machine,
+        command,
+        options,
+        seconds,
+        othersCpuShare: contention.othersShare,
+        stolenCpuShare: contention.stolenShare,
+      }
       await writeFile(path, JSON.stringify(json, null, 2) + '\n')
       console.log(`\nraw figures: ${path}`)
-      await updateBenchmarksDoc(name, markdown(result, formatMachine(machine), command, seconds, othersShare))
+      await updateBenchmarksDoc(name, markdown(result, formatMachine(machine), command, seconds, contention))
     } catch (error) {
       failed++
       console.error(`bench ${name} failed:`, error)
@@ -77,9 +85,22 @@ async function main(argv: readonly string[]): Promise<number> {
   return failed === 0 ? 0 : 1
 }
 
-/** The share of the machine's CPU other processes used, as a percentage. */
-function shareText(othersShare: number): string {
-  return Number.isFinite(othersShare) ? `${(othersShare * 100).toFixed(0)}%` : 'unknown'
+/** A share of the machine's CPU as a percentage. */
+function shareText(share: number): string {
+  return Number.isFinite(share) ? `${(share * 100).toFixed(0)}%` : 'unknown'
+}
+
+/** Above this share of the machine, other processes or the host skewed the figures. */
+const CONTENDED_SHARE = 0.1
+
+/** One line on who else had the CPU while the bench ran, with a warning when it was contended. */
+function contentionText({ othersShare, stolenShare }: Contention): string {
+  const line =
+    `other processes used ${shareText(othersShare)} of the machine's CPU during this bench, ` +
+    `and the VM's host took ${shareText(stolenShare)} of it (steal)`
+  return othersShare > CONTENDED_SHARE || stolenShare > CONTENDED_SHARE
+    ? `WARNING: ${line}: its figures are contended; rerun on a quiet machine`
+    : line
 }
 
 function report(
@@ -87,18 +108,12 @@ function report(
   machine: string,
   command: string,
   seconds: number,
-  othersShare: number,
+  contention: Contention,
 ): string {
-  const share = shareText(othersShare)
-  const contention =
-    othersShare > 0.1
-      ? `WARNING: other processes used ${share} of the machine's CPU during this bench: ` +
-        'its figures are contended; rerun on a quiet machine'
-      : `other processes used ${share} of the machine's CPU during this bench`
   const parts = [
     result.summary,
     `machine: ${machine}`,
-    contention,
+    contentionText(contention),
     `reproduce: ${command}   (took ${seconds.toFixed(0)} s)`,
   ]
   for (const table of result.tables) parts.push('', formatTable(table), '', `reproduce: ${command}`)
@@ -112,16 +127,15 @@ function markdown(
   machine: string,
   command: string,
   seconds: number,
-  othersShare: number,
+  contention: Contention,
 ): string {
-  const share = shareText(othersShare)
   return [
     `## ${result.name}`,
     '',
     result.summary,
     '',
     `- machine: ${machine}`,
-    `- other processes used ${share} of the machine's CPU during the run${othersShare > 0.1 ? ' (contended: rerun on a quiet machine)' : ''}`,
+    `- ${contentionText(contention)}`,
     `- reproduce: \`${command}\` (took ${seconds.toFixed(0)} s)`,
     ...result.tables.flatMap((table) => ['', formatTable(table)]),
     ...(result.notes.length > 0 ? ['', ...result.notes.map((note) => `- ${note}`)] : []),

@@ -218,10 +218,14 @@ export function machineInfo(): MachineInfo {
   }
 }
 
-/** CPU seconds used so far: by user and system code machine-wide, by kernel threads, by this process. */
+/**
+ * CPU seconds used so far: by user and system code machine-wide, by kernel threads, by this
+ * process, and taken from this virtual machine by its host (steal).
+ */
 interface CpuSnapshot {
   readonly at: number
   readonly machineBusy: number
+  readonly stolen: number
   readonly kernelThreads: number
   readonly own: number
 }
@@ -231,13 +235,15 @@ const TICKS_PER_SECOND = 100
 
 function cpuSnapshot(): CpuSnapshot {
   let machineBusy = Number.NaN
+  let stolen = Number.NaN
   let kernelThreads = 0
   try {
     // cpu  user nice system idle iowait irq softirq steal ...: interrupts are left out, like the
     // kernel threads below: that is the disk work this process's own fdatasyncs cause.
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
-    const [user = 0, nice = 0, system = 0] = fields
+    const [user = 0, nice = 0, system = 0, , , , , steal = 0] = fields
     machineBusy = (user + nice + system) / TICKS_PER_SECOND
+    stolen = steal / TICKS_PER_SECOND
     for (const pid of readdirSync('/proc')) {
       if (!/^\d+$/.test(pid)) continue
       try {
@@ -257,6 +263,7 @@ function cpuSnapshot(): CpuSnapshot {
   return {
     at: performance.now(),
     machineBusy,
+    stolen,
     kernelThreads,
     own: (usage.user + usage.system) / 1e6 + childrenCpu(),
   }
@@ -274,25 +281,36 @@ function childrenCpu(): number {
   }
 }
 
+/** How much of the machine a bench did not have to itself, each as a share of all cores. */
+export interface Contention {
+  /** CPU other user processes used (not this one's children). */
+  readonly othersShare: number
+  /** CPU the host of this virtual machine took from it (steal): the figures ran slower by it. */
+  readonly stolenShare: number
+}
+
 /**
  * How busy the rest of the machine was while `body` ran: the CPU seconds that other user
- * processes (not this one's children) used (short-lived ones included; kernel threads and interrupts, which mostly do this
- * process's own I/O, left out), as a share of all cores. A share above ~0.1 means another job
- * competed for the CPU and the figures are less trustworthy.
+ * processes (not this one's children) used (short-lived ones included; kernel threads and
+ * interrupts, which mostly do this process's own I/O, left out), and the CPU seconds the
+ * hypervisor stole, each as a share of all cores. A share above ~0.1 means another job competed
+ * for the CPU and the figures are less trustworthy.
  */
-export async function measureContention<T>(
-  body: () => Promise<T>,
-): Promise<{ result: T; othersShare: number }> {
+export async function measureContention<T>(body: () => Promise<T>): Promise<{ result: T } & Contention> {
   const before = cpuSnapshot()
   const result = await body()
   const after = cpuSnapshot()
-  const seconds = (after.at - before.at) / 1000
+  const capacity = ((after.at - before.at) / 1000) * cpus().length
   const others =
     after.machineBusy -
     before.machineBusy -
     (after.kernelThreads - before.kernelThreads) -
     (after.own - before.own)
-  return { result, othersShare: Math.max(0, others / (seconds * cpus().length)) }
+  return {
+    result,
+    othersShare: Math.max(0, others / capacity),
+    stolenShare: Math.max(0, (after.stolen - before.stolen) / capacity),
+  }
 }
 
 function mountOf(path: string): string {
