@@ -188,13 +188,27 @@ export class FsBlobStore implements BlobStore {
         this.#vfs.stat(joinPath(this.#root, k)),
       )) {
         if (stat.status === 'rejected') {
-          // Removed since the directory was read: not there any more.
-          if (isCairnError(stat.reason, 'NOT_FOUND')) continue
+          // Removed since the directory was read: not there any more. But a name still in its
+          // directory that cannot be stat'ed (a symlink to an unmounted volume) is an error: GC
+          // acts on a listing, and must not take a pack it cannot see for one that is gone.
+          if (isCairnError(stat.reason, 'NOT_FOUND') && !(await this.#listed(key))) continue
           throw stat.reason
         }
         if (stat.value.kind === 'directory') stack.push(key)
         else if (key.startsWith(prefix)) yield { key, size: stat.value.size }
       }
+    }
+  }
+
+  /** Whether `key`'s name is (still) in its directory. */
+  async #listed(key: string): Promise<boolean> {
+    const slash = key.lastIndexOf('/')
+    try {
+      const names = await this.#vfs.readdir(joinPath(this.#root, key.slice(0, Math.max(0, slash))))
+      return names.includes(key.slice(slash + 1))
+    } catch (error) {
+      if (isCairnError(error, 'NOT_FOUND')) return false
+      throw error
     }
   }
 
