@@ -55,8 +55,11 @@ async function loadBinding(): Promise<{ blake3: NativeBlake3 }> {
     }
     if (!musl) {
       try {
-        // require: the package is the .node binary itself, which import() cannot load.
-        const direct = createRequire(import.meta.url)(`@napi-rs/blake-hash-linux-${process.arch}-gnu`) as {
+        // require: the package is the .node binary itself, which import() cannot load. Resolved
+        // from the wrapper's own place: the platform package is its dependency, not cairn's (a
+        // strict layout such as pnpm's shows it to the wrapper only), and the version it pins.
+        const wrapper = createRequire(import.meta.url).resolve('@napi-rs/blake-hash')
+        const direct = createRequire(wrapper)(`@napi-rs/blake-hash-linux-${process.arch}-gnu`) as {
           readonly blake3?: unknown
         }
         if (typeof direct.blake3 === 'function') return { blake3: direct.blake3 as NativeBlake3 }

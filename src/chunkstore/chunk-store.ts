@@ -46,7 +46,7 @@ import { PackBuilder } from './pack.js'
 import type { SealedPack } from './pack.js'
 import { packKey, putSealedPack } from './pack-store.js'
 import { readEntryChunks } from './read-entry.js'
-import { entryInput } from './source.js'
+import { entryInput, isEntryReader } from './source.js'
 import type { EntrySource } from './source.js'
 import { verifyChunkStore } from './verify.js'
 import type { VerifyOptions, VerifyReport } from './verify.js'
@@ -276,8 +276,19 @@ export class ChunkStore {
     source: EntrySource,
     options: { readonly chunking?: ChunkingOptions; readonly name?: string } = {},
   ): Promise<PutEntryResult> {
-    const params = options.chunking === undefined ? this.#params : parseChunking(options.chunking)
-    return this.#serially('entry.put', () => this.#putEntry(source, params, options.name ?? '(entry)'))
+    try {
+      const params = options.chunking === undefined ? this.#params : parseChunking(options.chunking)
+      return this.#serially('entry.put', () => this.#putEntry(source, params, options.name ?? '(entry)'))
+    } catch (error) {
+      // Refused at once (a closed store, a bad option): a reader is closed here, as ingest closes
+      // the readers it takes, so a caller's file handle is never left open.
+      if (isEntryReader(source)) {
+        void Promise.resolve()
+          .then(() => source.close())
+          .catch(() => undefined)
+      }
+      throw error
+    }
   }
 
   /** Seals the open pack and makes every pending chunk durable (packs, then index objects). */
@@ -501,15 +512,23 @@ export class ChunkStore {
   }
 
   async #putEntry(source: EntrySource, params: ChunkingParams, name: string): Promise<PutEntryResult> {
-    if (this.#readOnly)
-      throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', {
-        op: 'entry.put',
-        path: name,
+    const input = entryInput(source, name)
+    try {
+      if (this.#readOnly)
+        throw new CairnError('NOT_SUPPORTED', 'the chunk store is open read-only', {
+          op: 'entry.put',
+          path: name,
+        })
+      return await ingestEntry(input, params, this.#work, this.#compression, this.#sink, {
+        depth: this.#depth,
+        buffers: this.#buffers,
       })
-    return ingestEntry(entryInput(source, name), params, this.#work, this.#compression, this.#sink, {
-      depth: this.#depth,
-      buffers: this.#buffers,
-    })
+    } catch (error) {
+      // Ingest closes a reader once it reads it; one it never started on is closed here (closing
+      // a checked reader twice calls the caller's close once).
+      if (isEntryReader(input)) await input.close().catch(() => undefined)
+      throw error
+    }
   }
 
   /** What ingest asks of the store: claims against the index and pending chunks, and the open pack. */

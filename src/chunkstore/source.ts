@@ -11,8 +11,8 @@ import { CairnError } from '../core/errors.js'
  * An entry the chunk store reads into its own buffers, with no piece of the reader's in between:
  * a file read this way costs one copy (the kernel's) where a stream costs a buffer per piece,
  * a copy out of it and its garbage (`bench/chunkstore.bench.ts` measures the two). It is read
- * once, from its start to its end; `close` is called once reading stops, at the end or on a
- * failure.
+ * once, from its start to its end; `close` is called once: when reading stops, at the end or on a
+ * failure, or when the store refuses the entry before reading it.
  */
 export interface EntryReader {
   /** Reads the next bytes into `target`; resolves with how many (0 only at the end). */
@@ -39,8 +39,12 @@ export function entryInput(source: EntrySource, where: string): AsyncIterable<Ui
   return isEntryReader(source) ? checkedReader(source, where) : sourcePieces(source, where)
 }
 
-/** `reader`, refusing a count that is not a whole number of bytes that fit the target. */
+/**
+ * `reader`, refusing a count that is not a whole number of bytes that fit the target; its close
+ * reaches the reader once, however often it is called.
+ */
 function checkedReader(reader: EntryReader, where: string): EntryReader {
+  let closing: Promise<void> | undefined
   return {
     async readInto(target) {
       const count = await reader.readInto(target)
@@ -48,7 +52,8 @@ function checkedReader(reader: EntryReader, where: string): EntryReader {
         throw badSource(where, `reader said it read ${String(count)} bytes into ${String(target.length)}`)
       return count
     },
-    close: () => reader.close(),
+    // Through a promise: a close that throws at once still rejects, it does not throw.
+    close: () => (closing ??= Promise.resolve().then(() => reader.close())),
   }
 }
 

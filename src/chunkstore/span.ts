@@ -88,6 +88,7 @@ export async function* spanStream(
   }
   if (isEntryReader(input)) {
     // Read straight into the span: no piece of the reader's to copy from.
+    let failed = false
     try {
       for (;;) {
         const count = await input.readInto(bytes.subarray(used, capacity))
@@ -95,8 +96,13 @@ export async function* spanStream(
         used += count
         if (used === capacity) yield next()
       }
+    } catch (error) {
+      failed = true
+      throw error
     } finally {
-      await input.close()
+      // After a failure the reader is closed as well as it can be: the first error is the one told.
+      if (failed) await input.close().catch(() => undefined)
+      else await input.close()
     }
   } else {
     for await (const piece of input) {

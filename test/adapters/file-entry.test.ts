@@ -1,7 +1,7 @@
 /**
  * fileEntry: a file read by the chunk store straight into its buffers stores the very chunks its
  * bytes do; it opens at the first read, closes when reading stops, counts its bytes, and a file
- * that is not there is NOT_FOUND naming its path.
+ * that is not there is NOT_FOUND naming its path. The counting callback's own error is its own.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -56,6 +56,20 @@ describe('fileEntry', () => {
     const once = fileEntry(path)
     await store.putEntry(once)
     await expectCairnError(store.putEntry(once), 'CLOSED')
+    await store.close()
+  })
+
+  it("an error thrown by onBytes reaches the caller as it is, not as the file's IO error", async () => {
+    const store = await openChunkStore({ blobs: new MemoryBlobStore(), workers: 0 })
+    const path = join(dir, 'counted.bin')
+    writeFileSync(path, createRng(23).bytes(10_000))
+    const refusal = new Error('quota reached')
+    const entry = fileEntry(path, {
+      onBytes: () => {
+        throw refusal
+      },
+    })
+    await expect(store.putEntry(entry)).rejects.toBe(refusal)
     await store.close()
   })
 })

@@ -222,6 +222,28 @@ describe('chunk store', () => {
     expect(() => store.putEntry(new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'CLOSED' }))
   })
 
+  it('a reader refused before it is read (bad option, read-only store, closed store) is closed once', async () => {
+    const closes: string[] = []
+    const reader = (name: string) => ({
+      readInto: () => Promise.reject(new Error(`${name} was read`)),
+      close: () => {
+        closes.push(name)
+        return Promise.resolve()
+      },
+    })
+    const { store, blobs } = await storeOn(new SimDisk({ seed: 11 }))
+    expect(() => store.putEntry(reader('bad option'), { chunking: { avgSize: 3 } })).toThrow(
+      expect.objectContaining({ code: 'BAD_OPTION' }),
+    )
+    await store.close()
+    expect(() => store.putEntry(reader('closed store'))).toThrow(expect.objectContaining({ code: 'CLOSED' }))
+    const readOnly = await openChunkStore({ blobs, readOnly: true, workers: 0 })
+    await expectCairnError(readOnly.putEntry(reader('read-only store')), 'NOT_SUPPORTED')
+    await readOnly.close()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(closes).toEqual(['bad option', 'closed store', 'read-only store'])
+  })
+
   it('a failed pack put keeps its chunks pending and readable; the next flush puts them', async () => {
     const disk = new SimDisk({ seed: 12 })
     const { store } = await storeOn(disk)

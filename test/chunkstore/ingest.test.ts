@@ -203,4 +203,22 @@ describe('ingest', () => {
     expect(closes).toBe(1)
     expect([...claims].sort()).toEqual(added.map((a) => a.id).sort())
   })
+
+  it("a reader whose close fails too after a failed read: the read's error is the one told", async () => {
+    await loadChunkHasher()
+    const params = parseChunking({ minSize: 1024, avgSize: 4096, maxSize: 16_384 })
+    let closes = 0
+    const broken: EntryReader = {
+      readInto: () => Promise.reject(new Error('read failed')),
+      close() {
+        closes++
+        return Promise.reject(new Error('close failed'))
+      },
+    }
+    const { sink } = recordingSink()
+    await expect(
+      ingestEntry(broken, params, pool, 'deflate', sink, { depth: 2, spanBytes: 30_000 }),
+    ).rejects.toThrow('read failed')
+    expect(closes).toBe(1)
+  })
 })

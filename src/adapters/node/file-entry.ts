@@ -23,13 +23,15 @@ export function fileEntry(
       if (closed)
         throw new CairnError('CLOSED', 'this file entry was read already', { op: 'entry.read', path })
       handle ??= open(path, 'r')
+      let bytesRead: number
       try {
-        const { bytesRead } = await (await handle).read(target, 0, target.length, null)
-        options.onBytes?.(bytesRead)
-        return bytesRead
+        bytesRead = (await (await handle).read(target, 0, target.length, null)).bytesRead
       } catch (error) {
         throw translateFsError(error, 'entry.read', path)
       }
+      // Outside the try: the caller's own error is its own, not an IO error of the file.
+      options.onBytes?.(bytesRead)
+      return bytesRead
     },
     async close() {
       if (closed) return
@@ -37,7 +39,12 @@ export function fileEntry(
       const opened = handle
       handle = undefined
       // A file that failed to open has nothing to close.
-      if (opened !== undefined) await (await opened.catch(() => undefined))?.close()
+      const file = await opened?.catch(() => undefined)
+      try {
+        await file?.close()
+      } catch (error) {
+        throw translateFsError(error, 'entry.close', path)
+      }
     },
   }
 }
