@@ -80,10 +80,8 @@ export type WorkReply =
   | { readonly job: number; readonly cuts: SpanCuts }
   | { readonly job: number; readonly encoded: EncodedRanges }
   | { readonly job: number; readonly checked: number }
-  | {
-      readonly job: number
-      readonly decoded: { readonly out: Uint8Array; readonly lengths: readonly number[] }
-    }
+  /** Each chunk's raw bytes: a buffer of its own where it had one, else a view of one shared copy. */
+  | { readonly job: number; readonly decoded: readonly Uint8Array[] }
   | {
       readonly job: number
       readonly error: string
@@ -363,8 +361,7 @@ export function workerChunkWork(threads: number, spawn: () => Worker = spawnWork
       const reply = await run(member, { op: 'decode', bytes, entries, base }, transfer)
       if (!('decoded' in reply))
         throw new CairnError('IO', 'chunk worker: nothing decoded in reply', { op: 'chunk.work' })
-      let at = 0
-      return reply.decoded.lengths.map((length) => reply.decoded.out.subarray(at, (at += length)))
+      return [...reply.decoded]
     },
     ready() {
       const refused = refuse()

@@ -1,10 +1,12 @@
 /**
  * A worker thread of the chunk pool (chunk-work.ts): cuts and hashes spans, and compresses
- * new chunks, reading them in shared memory. Encoded bytes come back in one transferred buffer.
+ * new chunks, reading them in shared memory, and decodes what restores read. Results come back in
+ * transferred buffers, not copies.
  */
 import { parentPort } from 'node:worker_threads'
 import { isCairnError } from '../core/errors.js'
 import { loadChunkHasher } from './chunk-id.js'
+import { handOver } from './hand-over.js'
 import { decodeRun } from './read-entry.js'
 import { cutSpan, encodeRanges } from './span.js'
 import type { WorkReply, WorkRequest } from './chunk-work.js'
@@ -28,15 +30,9 @@ port.on('message', (request: WorkRequest) => {
         decodeRun(request.bytes, request.entries, request.base)
         reply = { job: request.job, checked: request.entries.length }
       } else if (request.op === 'decode') {
-        const raw = decodeRun(request.bytes, request.entries, request.base)
-        const out = new Uint8Array(raw.reduce((sum, chunk) => sum + chunk.length, 0))
-        let at = 0
-        for (const chunk of raw) {
-          out.set(chunk, at)
-          at += chunk.length
-        }
-        transfer.push(out.buffer)
-        reply = { job: request.job, decoded: { out, lengths: raw.map((chunk) => chunk.length) } }
+        const decoded = handOver(decodeRun(request.bytes, request.entries, request.base))
+        transfer.push(...decoded.transfer)
+        reply = { job: request.job, decoded: decoded.chunks }
       } else {
         const encoded = encodeRanges(request.bytes, request.ranges, request.compression)
         transfer.push(encoded.out.buffer as ArrayBuffer)

@@ -84,6 +84,45 @@ describe('the worker pool', () => {
     }
   })
 
+  it('decode of a read holding inflated, stored-raw and tiny chunks gives back each one byte-exact', async () => {
+    await loadChunkHasher()
+    const pool = workerChunkWork(1)
+    try {
+      await pool.ready()
+      const rng = createRng(4)
+      const pieces = [
+        new TextEncoder().encode('record '.repeat(4000)),
+        new Uint8Array(9000).map(() => rng.int(256)), // incompressible: stored raw
+        new TextEncoder().encode('z'.repeat(100)), // inflates into node's shared buffer pool
+        new TextEncoder().encode('again '.repeat(3000)),
+      ]
+      const stored = pieces.map((piece) => encodeChunk(piece))
+      expect(stored.map((chunk) => chunk.codec)).toEqual([1, 0, 1, 1])
+      const read = new Uint8Array(stored.reduce((sum, chunk) => sum + chunk.bytes.length, 0))
+      let offset = 0
+      const entries = stored.map((chunk, i) => {
+        read.set(chunk.bytes, offset)
+        const piece = pieces[i] ?? new Uint8Array()
+        const entry = {
+          chunkId: computeChunkId(piece),
+          packId: 'cd'.repeat(32) as PackId,
+          offset,
+          storedLength: chunk.bytes.length,
+          rawLength: piece.length,
+          codec: chunk.codec,
+        }
+        offset += chunk.bytes.length
+        return entry
+      })
+      const decoded = await pool.decode(read, entries, 0)
+      expect(decoded.map((chunk) => Buffer.from(chunk).toString('hex'))).toEqual(
+        pieces.map((piece) => Buffer.from(piece).toString('hex')),
+      )
+    } finally {
+      await pool.close()
+    }
+  })
+
   it('starts its threads with the first cut, which the calling thread answers meanwhile, the same as the threads do', async () => {
     const pool = workerChunkWork(2)
     try {
