@@ -119,6 +119,9 @@ export function checkLinkTarget(dest: string, linkPath: string, target: string):
   }
 }
 
+/** How many bytes of pieces a restore gathers before writing them with one call. */
+const WRITE_BATCH_BYTES = 1024 * 1024
+
 /** Writes one file from its pieces: exclusively unless `force`; then its mode and mtime. */
 export async function writeFile(
   target: string,
@@ -139,10 +142,29 @@ export async function writeFile(
     throw error
   })
   try {
-    for await (const piece of pieces) {
-      await file.write(piece)
-      onBytes(piece.length)
+    // Pieces are gathered into one writev of up to WRITE_BATCH_BYTES: a write per chunk (~20 KiB)
+    // held a restore to ~145 MB/s where batched writes ran ~220 (the bench's 72 MB version).
+    let batch: Uint8Array[] = []
+    let batchBytes = 0
+    const flush = async () => {
+      // libuv writes every buffer or fails; a short count is refused rather than trusted.
+      const { bytesWritten } = await file.writev(batch)
+      if (bytesWritten !== batchBytes) {
+        throw new CairnError('IO', `wrote ${String(bytesWritten)} of ${String(batchBytes)} bytes`, {
+          op: 'cli.restore',
+          path: target,
+        })
+      }
+      onBytes(batchBytes)
+      batch = []
+      batchBytes = 0
     }
+    for await (const piece of pieces) {
+      batch.push(piece)
+      batchBytes += piece.length
+      if (batchBytes >= WRITE_BATCH_BYTES) await flush()
+    }
+    if (batch.length > 0) await flush()
   } finally {
     await file.close()
   }
