@@ -6,14 +6,18 @@
 import { fork } from 'node:child_process'
 
 export interface KillOptions {
-  /** Hand over messages that arrive after the kill was sent too (they were sent before death). */
+  /**
+   * Hand over messages that arrive after the kill was sent too (they were sent before death). A
+   * test whose checks need every message the worker sent (a marker announcing what may have
+   * happened) must ask for this: a message can sit unread in the pipe when the kill timer fires.
+   */
   readonly deliverAfterKill?: boolean
 }
 
 /**
  * Forks `worker` with `args` and hands each message to `onMessage`, with `killAfter(ms)`, which
  * SIGKILLs the worker `ms` later (the first such kill to fire wins). Resolves once the worker died
- * of SIGKILL; rejects, with its stderr, if it exited by itself first.
+ * of SIGKILL and its messages are all in; rejects, with its stderr, if it exited by itself first.
  */
 // The message type is the caller's word for what its worker sends over IPC (nothing checks it).
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
@@ -42,8 +46,10 @@ export async function runUntilKilled<M>(
     onMessage(message, killAfter)
   })
   try {
+    // 'close', not 'exit': it comes once the IPC channel has closed too, so every message the
+    // worker got into the pipe before it died has been handed over.
     const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
-      child.on('exit', (_code, signal) => {
+      child.on('close', (_code, signal) => {
         resolve(signal)
       }),
     )

@@ -2,7 +2,8 @@
  * The worker of the real-process kill loop (kill.test.ts): a mixed workload on the real disk
  * (appends, full and delta checkpoints, retention + GC) that reports every acknowledgement to the
  * parent over IPC only after its promise resolved, and a phase marker just before each
- * checkpoint and GC, so the parent can kill it inside them. It runs until it is killed.
+ * checkpoint and GC (written to the pipe before the work starts), so the parent can kill it
+ * inside them and knows what may have happened. It runs until it is killed.
  * Usage: node --import tsx test/proof/kill-worker.ts <dir> <iteration>
  */
 import { createRng } from '../../src/adapters/sim/rng.js'
@@ -12,6 +13,15 @@ import type { KillMessage } from './kill-protocol.js'
 
 async function main(dir: string, iteration: number): Promise<void> {
   const send = (message: KillMessage) => process.send?.(message)
+  // A phase marker is in the pipe before the work it announces starts: queued in this process
+  // (a full pipe), a kill would take it along while the checkpoint it names committed.
+  const announce = (message: KillMessage) =>
+    new Promise<void>((resolve, reject) => {
+      process.send?.(message, undefined, {}, (error) => {
+        if (error === null) resolve()
+        else reject(error)
+      })
+    })
   const rng = createRng(iteration * 104_729 + 1)
   const store = await openStore({ dir, workers: 0, wal: { sync: 'always', segmentBytes: 64 * 1024 } })
   // The state goes on from the newest checkpoint.
@@ -45,7 +55,7 @@ async function main(dir: string, iteration: number): Promise<void> {
         state.set('world.bin', next)
       }
       const digests = Object.fromEntries([...state].map(([name, bytes]) => [name, digest(bytes)]))
-      send({ kind: 'phase', phase: 'checkpoint', lsn, digests })
+      await announce({ kind: 'phase', phase: 'checkpoint', lsn, digests })
       const info = await store.checkpoint({
         lsn,
         entries: Object.fromEntries(state),
@@ -53,7 +63,7 @@ async function main(dir: string, iteration: number): Promise<void> {
       })
       send({ kind: 'checkpoint', id: info.id, lsn, digests })
       if (rng.chance(0.3)) {
-        send({ kind: 'phase', phase: 'gc', lsn })
+        await announce({ kind: 'phase', phase: 'gc', lsn })
         const plan = await store.retain({ keepLast: 2 })
         await store.gc({ graceMs: 0 })
         send({ kind: 'retained', dropped: plan.drop.map((entry) => entry.checkpoint.id) })

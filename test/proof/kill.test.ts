@@ -37,20 +37,42 @@ interface Known {
   readonly digests: Record<string, string>
 }
 
-/** Runs a worker until it is killed; calls `onMessage` for each message that arrived first. */
+/**
+ * The parent stalls now and then, as on a loaded machine (a full-suite run found a phase marker
+ * left unread in the pipe when the kill timer fired): 5% of messages hold it for 25 ms.
+ */
+const lagRng = createRng(SEED + 1)
+function lagNowAndThen(): void {
+  if (!lagRng.chance(0.05)) return
+  const until = performance.now() + 25
+  while (performance.now() < until) {
+    // busy: the event loop reads nothing meanwhile
+  }
+}
+
+/** Runs a worker until it is killed; calls `onMessage` for each message, those after the kill too. */
 function runAndKill(
   dir: string,
   iteration: number,
   plan: { readonly afterMs: number } | { readonly afterPhase: 'checkpoint' | 'gc'; readonly delayMs: number },
   onMessage: (message: KillMessage) => void,
 ): Promise<void> {
-  return runUntilKilled<KillMessage>(WORKER, [dir, String(iteration)], (message, killAfter) => {
-    onMessage(message)
-    // Never wait for a phase for ever: some runs never reach a GC.
-    if (message.kind === 'opened') killAfter('afterMs' in plan ? plan.afterMs : 3000)
-    else if (message.kind === 'phase' && 'afterPhase' in plan && message.phase === plan.afterPhase)
-      killAfter(plan.delayMs)
-  })
+  // Every message, those read after the kill too: I6 needs each phase marker the worker sent (a
+  // marker left unread in the pipe when the kill timer fired made a checkpoint that committed
+  // just before the kill look unannounced).
+  return runUntilKilled<KillMessage>(
+    WORKER,
+    [dir, String(iteration)],
+    (message, killAfter) => {
+      onMessage(message)
+      lagNowAndThen()
+      // Never wait for a phase for ever: some runs never reach a GC.
+      if (message.kind === 'opened') killAfter('afterMs' in plan ? plan.afterMs : 3000)
+      else if (message.kind === 'phase' && 'afterPhase' in plan && message.phase === plan.afterPhase)
+        killAfter(plan.delayMs)
+    },
+    { deliverAfterKill: true },
+  )
 }
 
 describe('proof: a real process killed with SIGKILL, again and again', () => {
