@@ -13,12 +13,13 @@
  * switch exists so its AES+MAC cost is included; borg: `-e none`, lz4 (its default).
  */
 import { execFileSync } from 'node:child_process'
-import { createReadStream, mkdirSync, openSync, closeSync, writeFileSync, writeSync } from 'node:fs'
+import { createReadStream, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { deflateSync as fflateDeflate, inflateSync as fflateInflate } from 'fflate'
 import { createFsBlobStore, createNodeVfs, fileEntry } from '../src/index.js'
 import { openChunkStore } from '../src/chunkstore/chunk-store.js'
+import { writeFile } from '../src/cli/files.js'
 import type { ChunkRef, ChunkStore } from '../src/chunkstore/chunk-store.js'
 import { openLmdbChunkIndex } from '../src/adapters/lmdb/lmdb-chunk-index.js'
 import { computeChunkId } from '../src/chunkstore/chunk-id.js'
@@ -26,6 +27,7 @@ import { findCut, parseChunking } from '../src/chunkstore/chunker.js'
 import { encodeChunk } from '../src/chunkstore/codec.js'
 import { wasmCutter } from '../src/chunkstore/gear-wasm.js'
 import type { BenchOptions, BenchResult, Table } from './lib.js'
+import { commandWorks, runCommand, settleDisk } from './commands.js'
 import { dirBytes, fmt, fmtRatio, now, withTempDir } from './lib.js'
 import { versionedFile } from './versioned-file.js'
 import type { VersionPlan } from './versioned-file.js'
@@ -63,15 +65,6 @@ interface ToolRun {
   restoreBytes: number
 }
 
-function installed(command: 'restic' | 'borg'): boolean {
-  try {
-    execFileSync(command, [command === 'restic' ? 'version' : '--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 function timed(body: () => void): number {
   const started = now()
   body()
@@ -79,7 +72,7 @@ function timed(body: () => void): number {
 }
 
 /** restic and borg, driven through their command lines with their caches inside `dir`. */
-function peer(tool: 'restic' | 'borg', dir: string) {
+async function peer(tool: 'restic' | 'borg', dir: string) {
   const repo = join(dir, `${tool}-repo`)
   const env = {
     ...process.env,
@@ -89,25 +82,22 @@ function peer(tool: 'restic' | 'borg', dir: string) {
     BORG_PASSPHRASE: '',
     BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes',
   }
-  const run = (args: string[], cwd: string) => execFileSync(tool, args, { cwd, env, stdio: 'ignore' })
+  // Wall time of the whole command, process start included, measured in the command helper.
+  const run = async (args: string[], cwd: string) => (await runCommand(tool, args, { cwd, env })).ms
   let version = 0
-  if (tool === 'restic') run(['init', '-r', repo, '--repository-version', '2'], dir)
-  else run(['init', '-e', 'none', repo], dir)
+  if (tool === 'restic') await run(['init', '-r', repo, '--repository-version', '2'], dir)
+  else await run(['init', '-e', 'none', repo], dir)
   return {
     repo,
-    backup(srcDir: string): number {
+    backup(srcDir: string): Promise<number> {
       version++
-      return timed(() => {
-        if (tool === 'restic') run(['backup', '-r', repo, '-q', '--host', 'bench', 'db.bin'], srcDir)
-        else run(['create', '--compression', 'lz4', `${repo}::v${String(version)}`, 'db.bin'], srcDir)
-      })
+      if (tool === 'restic') return run(['backup', '-r', repo, '-q', '--host', 'bench', 'db.bin'], srcDir)
+      return run(['create', '--compression', 'lz4', `${repo}::v${String(version)}`, 'db.bin'], srcDir)
     },
-    restore(outDir: string): number {
+    restore(outDir: string): Promise<number> {
       mkdirSync(outDir, { recursive: true })
-      return timed(() => {
-        if (tool === 'restic') run(['restore', 'latest', '-r', repo, '-q', '--target', outDir], dir)
-        else run(['extract', `${repo}::v${String(version)}`], outDir)
-      })
+      if (tool === 'restic') return run(['restore', 'latest', '-r', repo, '-q', '--target', outDir], dir)
+      return run(['extract', `${repo}::v${String(version)}`], outDir)
     },
   }
 }
@@ -135,14 +125,10 @@ async function cairnIngest(
   return { ms: now() - started, chunks: put.chunks }
 }
 
+/** Restores an entry to a new file as `cairn restore` writes it (1 MiB gathered per writev). */
 async function cairnRestore(store: ChunkStore, chunks: readonly ChunkRef[], out: string): Promise<number> {
   const started = now()
-  const fd = openSync(out, 'w')
-  try {
-    for await (const piece of store.readEntry(chunks)) writeSync(fd, piece)
-  } finally {
-    closeSync(fd)
-  }
+  await writeFile(out, store.readEntry(chunks), undefined, false, () => undefined)
   return now() - started
 }
 
@@ -162,7 +148,9 @@ function emptyRun(): ToolRun {
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const plan = options.full ? FULL : QUICK
   const progress = (line: string) => process.stderr.write(`  ${line}\n`)
-  const peers = (['restic', 'borg'] as const).filter(installed)
+  const peers: ('restic' | 'borg')[] = []
+  if (await commandWorks('restic', ['version'])) peers.push('restic')
+  if (await commandWorks('borg', ['--version'])) peers.push('borg')
   const runs = new Map<Tool, ToolRun>([
     ['cairn', emptyRun()],
     [STREAM, emptyRun()],
@@ -183,7 +171,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const streamDir = join(dir, 'cairn-stream')
     mkdirSync(streamDir)
     const streamStore = await cairnStore(streamDir)
-    const tools = peers.map((tool) => ({ tool, driver: peer(tool, dir) }))
+    const tools = await Promise.all(peers.map(async (tool) => ({ tool, driver: await peer(tool, dir) })))
     let latest: ChunkRef[] = []
     let latestBytes = 0
     let v = 0
@@ -191,6 +179,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       writeFileSync(file, version.bytes)
       const first = v === 0
       const cairn = runs.get('cairn') as ToolRun
+      // Every tool starts with nothing dirty: the version just written, and the tool before's
+      // repository, would otherwise be written back inside the next one's fsyncs.
+      await settleDisk()
       const ingest = await cairnIngest(store, file)
       latest = ingest.chunks
       latestBytes = version.bytes.length
@@ -208,6 +199,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         ideal.laterCompressed += version.changedCompressedBytes
       }
       // The same version through a Readable, into a store of its own that holds the same chunks.
+      await settleDisk()
       const streamed = await cairnIngest(streamStore, file, 'stream')
       const streamRun = runs.get(STREAM) as ToolRun
       if (first) {
@@ -221,7 +213,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         `v${String(v + 1)}/${String(plan.versions)} ${fmt(version.bytes.length / MB)} MB: cairn ${fmt(version.bytes.length / MB / (ingest.ms / 1000))} MB/s (from a stream ${fmt(version.bytes.length / MB / (streamed.ms / 1000))})`,
       ]
       for (const { tool, driver } of tools) {
-        const ms = driver.backup(srcDir)
+        await settleDisk()
+        const ms = await driver.backup(srcDir)
         const r = runs.get(tool) as ToolRun
         if (first) {
           r.firstMs = ms
@@ -239,6 +232,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     // Restore the latest version with each tool.
     const cairn = runs.get('cairn') as ToolRun
     cairn.storedAfterAll = dirBytes(join(cairnDir, 'objects'))
+    await settleDisk()
     cairn.restoreMs = await cairnRestore(store, latest, join(dir, 'cairn-restored.bin'))
     cairn.restoreBytes = latestBytes
     await store.close()
@@ -246,7 +240,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     for (const { tool, driver } of tools) {
       const r = runs.get(tool) as ToolRun
       r.storedAfterAll = dirBytes(driver.repo)
-      r.restoreMs = driver.restore(join(dir, `${tool}-restored`))
+      await settleDisk()
+      r.restoreMs = await driver.restore(join(dir, `${tool}-restored`))
       r.restoreBytes = latestBytes
     }
     // The same first version on one thread: what the worker pool is worth.
@@ -256,6 +251,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const firstVersion = versionedFile(plan).next()
     if (firstVersion.done !== true) {
       writeFileSync(file, firstVersion.value.bytes)
+      await settleDisk()
       singleThread = { ms: (await cairnIngest(one, file)).ms, bytes: firstVersion.value.bytes.length }
     }
     await one.close()
@@ -471,7 +467,7 @@ function report(
           vs(2 * codec.zlib.deflate, rFirst),
         ],
         [
-          'encode each chunk (entropy check, deflate level 1): what a first version pays',
+          'encode each chunk (random-looking windows stored, the rest deflated at level 1): what a first version pays',
           fmt(limits.encode),
           fmt(2 * limits.encode),
           vs(2 * limits.encode, rFirst),
@@ -495,9 +491,10 @@ function report(
       (restic === undefined ? ' (restic not installed: no ratios)' : ''),
     tables,
     notes: [
-      'Every tool reads the same file from the page cache right after it is written; times are wall clock for the whole command (restic and borg include their process start, ~0.1 s).',
+      'Every tool reads the same file from the page cache; before each timed run (every ingest, every restore) the disk is settled with sync(1), so no tool pays in its own fsyncs for the version just written or the repository the tool before it wrote. Times are wall clock for the whole command (restic and borg include their process start, ~0.1 s).',
+      'cairn restores as `cairn restore` writes a file: the entry read as a stream, 1 MiB gathered per writev, into a new file.',
       "cairn reads the file by its path, as restic and borg do: `putEntry(fileEntry(path))` reads it straight into the chunk store's buffers. The stream row is the same versions given as `fs.createReadStream(path)` (1 MiB pieces, each copied out of the stream's own buffer), into a second store, right after.",
-      'cairn: 16 KiB average FastCDC chunks (cut in WebAssembly), deflate level 1 behind an entropy check, 16 MiB packs, fsynced, LMDB index cache, worker threads loaded before the first version (store.warm()); restic 0.14: ~1.5 MiB chunks, zstd auto, AES-256 + Poly1305; borg 1.2: ~2 MiB chunks, lz4, no encryption.',
+      'cairn: 16 KiB average FastCDC chunks (cut in WebAssembly), deflate level 1 around the windows that look random (stored as they are), 16 MiB packs, fsynced, LMDB index cache, worker threads loaded before the first version (store.warm()); restic 0.14: ~1.5 MiB chunks, zstd auto, AES-256 + Poly1305; borg 1.2: ~2 MiB chunks, lz4, no encryption.',
       'Stored bytes: the repository directory (packs, indexes, snapshots, for cairn packs and index objects; caches excluded). "ideal": bytes each version actually wrote (rewrites, inserts, the append).',
       'Peak RSS: maxRSS of a child process that streams a generated entry into the store and reads it back.',
     ],

@@ -12,7 +12,8 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { DEFAULT_REPACK_DEAD_SHARE, openStore } from '../src/store.js'
 import type { BenchOptions, BenchResult } from './lib.js'
-import { dirBytes, fmt, fmtRatio, median, now, settleDisk, withTempDir } from './lib.js'
+import { settleDisk } from './commands.js'
+import { dirBytes, fmt, fmtRatio, median, now, withTempDir } from './lib.js'
 import { versionedFile } from './versioned-file.js'
 
 const NAME = 'gc'
@@ -116,7 +117,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         const copy = join(dir, `cairn-${String(i)}`)
         rmSync(copy, { recursive: true, force: true })
         cpSync(storeDir, copy, { recursive: true })
-        settleDisk()
+        await settleDisk()
         const out = execFileSync(
           process.execPath,
           ['--input-type=module', '-e', childCode(), copy, String(KEEP), String(share)],
@@ -141,7 +142,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           rmSync(to, { recursive: true, force: true })
           cpSync(from, to, { recursive: true })
         }
-        settleDisk()
+        await settleDisk()
         const started = now()
         execFileSync('restic', ['-r', copy, '-q', 'forget', '--keep-last', String(KEEP), '--prune'], {
           cwd: srcDir,

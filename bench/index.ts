@@ -9,6 +9,7 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { startCommands } from './commands.js'
 import type { BenchFn, BenchOptions, BenchResult, Contention } from './lib.js'
 import {
   formatMachine,
@@ -37,6 +38,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2
   }
   const options: BenchOptions = { full: argv.includes('--full') }
+  // Before anything grows this process: it never forks again (bench/commands.ts says why).
+  startCommands()
   const filters = argv.filter((a) => !a.startsWith('-'))
 
   const all = (await readdir(import.meta.dirname))

@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
+import { commandsCpuSeconds } from './commands.js'
 
 export interface BenchOptions {
   /** Long figures (`--full`); the default is a quick run. */
@@ -110,19 +111,6 @@ export async function withTempDir<T>(prefix: string, body: (dir: string) => Prom
     return await body(dir)
   } finally {
     await rm(dir, { recursive: true, force: true })
-  }
-}
-
-/**
- * Writes every dirty page back (`sync`) before a timed run, so the run does not pay for writes
- * made before it (a store just copied, a peer's repository just written): their writeback would
- * otherwise land in the run's own fsyncs. Where `sync` is missing, nothing is done.
- */
-export function settleDisk(): void {
-  try {
-    execFileSync('sync', [], { stdio: 'ignore' })
-  } catch {
-    // No sync(1): the run is timed as it is.
   }
 }
 
@@ -269,15 +257,19 @@ function cpuSnapshot(): CpuSnapshot {
   }
 }
 
-/** CPU seconds of this process's finished children (the peers a bench runs: restic, borg). */
+/**
+ * CPU seconds of this process's children: those finished (cutime, cstime), and the command helper
+ * with the peers it runs (restic, borg; bench/commands.ts).
+ */
 function childrenCpu(): number {
+  const helper = commandsCpuSeconds(TICKS_PER_SECOND)
   try {
     const stat = readFileSync('/proc/self/stat', 'utf8')
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     // cutime and cstime: fields 16 and 17 of stat, 14 and 15 of what follows the comm.
-    return (Number(rest[13]) + Number(rest[14])) / TICKS_PER_SECOND
+    return (Number(rest[13]) + Number(rest[14])) / TICKS_PER_SECOND + helper
   } catch {
-    return 0
+    return helper
   }
 }
 
