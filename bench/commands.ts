@@ -46,7 +46,10 @@ export function startCommands(): void {
     for (const resolve of waiting.values()) resolve({ id: -1, ms: 0, error: 'the command helper exited' })
     waiting.clear()
   })
-  // Idle, it keeps nothing alive: the channel is referenced only while a command runs.
+  // Idle, it keeps nothing alive: the channel is referenced only while a command runs, and the
+  // process handle never is. (With the handle referenced, the bench waited for the helper to exit
+  // and the helper for the bench's channel to close: \`npm run bench\` never returned.)
+  child.unref()
   child.channel?.unref()
   helper = child
 }
