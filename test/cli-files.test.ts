@@ -65,4 +65,19 @@ describe('writeFile', () => {
     await writeFile(target, each([new TextEncoder().encode('new')]), undefined, true, () => undefined)
     expect(await readFile(target, 'utf8')).toBe('new')
   })
+
+  it('restores an mtime with its fraction of a millisecond', async () => {
+    // A Date keeps whole milliseconds: 1796576469415.6 came back as ...415 (the CLI test saw it).
+    const mtimeMs = 1_796_576_469_415.6
+    for (const [name, facts] of [
+      ['file', { size: 1, mode: 0o640, mtimeMs }],
+      ['other', { size: 1, mode: 0o600, mtimeMs: 1_577_934_245_000.25 }],
+    ] as const) {
+      const target = join(dir, name)
+      await writeFile(target, each([new Uint8Array([1])]), facts, false, () => undefined)
+      const info = await stat(target)
+      expect(Math.abs(info.mtimeMs - facts.mtimeMs)).toBeLessThan(0.01)
+      expect(info.mode & 0o7777).toBe(facts.mode)
+    }
+  })
 })
