@@ -5,7 +5,7 @@
  * checkpoint with a warning; one writer at a time (LOCKED, stale locks taken over); a read-only
  * open beside the writer reads snapshots and refuses to write.
  */
-import { rm, symlink, utimes, writeFile } from 'node:fs/promises'
+import { open as openFile, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRng } from '../src/adapters/sim/rng.js'
@@ -88,6 +88,40 @@ describe('store', () => {
     expectBytes(await snapshot!.read('model.bin'), expected)
     expect((await collect(records)).map((r) => decode(r.data))).toEqual(['put 5'])
     expect(await reopened.append(encode('put 6'))).toBe(6)
+  })
+
+  it('writeToFile gives a file the entry read whole, a delta that grew it with a hole included', async () => {
+    const store = await simStore(new SimDisk({ seed: 11 }))
+    const data = createRng(11).bytes(150_000)
+    await store.checkpoint({ lsn: 0, entries: { 'state.bin': data, 'empty.bin': new Uint8Array(0) } })
+    // Written 1 MB past the end: the gap between reads as zeros.
+    await store.checkpoint({
+      lsn: 0,
+      parent: 'latest',
+      patches: {
+        'state.bin': [
+          { offset: 1_200_000, data: encode('tail') },
+          { offset: 10, data: encode('head') },
+        ],
+      },
+    })
+    const snap = await store.snapshot('latest')
+    const { dir, cleanup } = await makeTempDir()
+    cleanups.push(cleanup)
+    for (const name of ['state.bin', 'empty.bin']) {
+      const path = join(dir, name)
+      const file = await openFile(path, 'w')
+      let reported = 0
+      try {
+        expect(await snap.writeToFile(name, file.fd, (n) => (reported += n))).toBe(snap.size(name))
+      } finally {
+        await file.close()
+      }
+      const written = await readFile(path)
+      expectBytes(new Uint8Array(written), await snap.read(name), name)
+      expect(reported).toBeLessThanOrEqual(snap.size(name))
+    }
+    await expectCairnError(snap.writeToFile('missing.bin', 0), 'NOT_FOUND')
   })
 
   it('the chain policy makes a full snapshot when the chain would grow too long, with the same state', async () => {

@@ -46,6 +46,8 @@ import { PackBuilder } from './pack.js'
 import type { SealedPack } from './pack.js'
 import { packKey, putSealedPack } from './pack-store.js'
 import { readEntryChunks } from './read-entry.js'
+import { readIntoFile, writeAt } from './read-to-file.js'
+import type { EntryPiece } from './read-to-file.js'
 import { entryInput, isEntryReader } from './source.js'
 import type { EntrySource } from './source.js'
 import { verifyChunkStore } from './verify.js'
@@ -80,7 +82,7 @@ export interface ChunkStoreOptions {
   readonly shared?: boolean
 }
 
-export type { ChunkRef }
+export type { ChunkRef, EntryPiece }
 
 /** What `putEntry` gives back: the chunk list and what storing it cost. */
 export type PutEntryResult = IngestResult
@@ -376,6 +378,61 @@ export class ChunkStore {
       }
     }
     if (run.length > 0) yield* readEntryChunks(this.#blobs, this.#work, this.#locate(run))
+  }
+
+  /**
+   * Writes an entry into the open file `fd`: the file is sized to the entry (runs of zeros are
+   * left as holes) and each chunk is decoded, checked against its id and written at its place by
+   * a worker thread (read-to-file.ts), so nothing passes through the calling thread. `pieces` is
+   * the entry in order: whole chunks, ranges of chunks, runs of zeros. `fd` must stay open until
+   * the promise settles, failure included. Resolves with the entry's length.
+   */
+  async writeEntryToFile(
+    pieces: readonly EntryPiece[],
+    fd: number,
+    options: { readonly onBytes?: (bytes: number) => void } = {},
+  ): Promise<number> {
+    this.#checkOpen('entry.write')
+    const durable: { ref: ChunkRef; from: number; to: number; at: number }[] = []
+    const pending: { ref: ChunkRef; from: number; to: number; at: number }[] = []
+    let length = 0
+    for (const piece of pieces) {
+      if ('zeros' in piece) {
+        length += piece.zeros
+        continue
+      }
+      const placed =
+        'chunk' in piece
+          ? { ref: piece.chunk, from: piece.from, to: piece.to, at: length }
+          : { ref: piece, from: 0, to: piece.length, at: length }
+      if (placed.from < 0 || placed.to > placed.ref.length || placed.from > placed.to) {
+        throw new CairnError(
+          'BAD_OPTION',
+          `a piece asks for bytes ${String(placed.from)}-${String(placed.to)} of a ${String(placed.ref.length)}-byte chunk`,
+          {
+            op: 'entry.write',
+            path: `chunks/${placed.ref.id}`,
+          },
+        )
+      }
+      ;(this.#pending.has(placed.ref.id) ? pending : durable).push(placed)
+      length += placed.to - placed.from
+    }
+    const located = this.#locate(durable.map((item) => item.ref))
+    const placements = durable.map((item, i) => ({
+      entry: (located[i] as { entry: IndexEntry }).entry,
+      from: item.from,
+      to: item.to,
+      at: item.at,
+    }))
+    await readIntoFile(this.#blobs, this.#work, placements, fd, length, options.onBytes)
+    // Chunks not yet in a pack are read from memory, on this thread.
+    for (const item of pending) {
+      const raw = (await this.readChunk(item.ref)).subarray(item.from, item.to)
+      await writeAt(fd, raw, item.at)
+      options.onBytes?.(raw.length)
+    }
+    return length
   }
 
   /** An entry's bytes, whole. */

@@ -17,6 +17,7 @@ import { isCodec } from './codec.js'
 import type { StoredChunk } from './codec.js'
 import type { IndexEntry } from './index-object.js'
 import { decodeRun } from './read-entry.js'
+import { placeRun } from './read-to-file.js'
 import { cutSpan, encodeRanges } from './span.js'
 import type { EncodedRanges, Span, SpanCuts } from './span.js'
 
@@ -42,6 +43,18 @@ export interface ChunkWork {
    * is handed to the worker (not copied) and unusable after.
    */
   check(bytes: Uint8Array, entries: readonly IndexEntry[], base: number): Promise<void>
+  /**
+   * As `decode`, but each chunk is written into the open file `fd` where `targets` place it (four
+   * numbers per placement: the chunk's index in `entries`, from, to, at; read-to-file.ts), by the
+   * thread that decoded it. Resolves with the bytes written. `bytes` is handed over as for `decode`.
+   */
+  place(
+    bytes: Uint8Array,
+    entries: readonly IndexEntry[],
+    base: number,
+    targets: readonly number[],
+    fd: number,
+  ): Promise<number>
   /** Starts the threads (if any, and not yet) and resolves once every one takes jobs. */
   ready(): Promise<void>
   close(): Promise<void>
@@ -65,6 +78,15 @@ export type WorkRequest =
     }
   | {
       readonly job: number
+      readonly op: 'place'
+      readonly bytes: Uint8Array
+      readonly entries: readonly IndexEntry[]
+      readonly base: number
+      readonly targets: readonly number[]
+      readonly fd: number
+    }
+  | {
+      readonly job: number
       readonly op: 'check'
       readonly bytes: Uint8Array
       readonly entries: readonly IndexEntry[]
@@ -80,6 +102,7 @@ export type WorkReply =
   | { readonly job: number; readonly cuts: SpanCuts }
   | { readonly job: number; readonly encoded: EncodedRanges }
   | { readonly job: number; readonly checked: number }
+  | { readonly job: number; readonly placed: number }
   /** Each chunk's raw bytes: a buffer of its own where it had one, else a view of one shared copy. */
   | { readonly job: number; readonly decoded: readonly Uint8Array[] }
   | {
@@ -98,6 +121,12 @@ function storedChunks(encoded: EncodedRanges): StoredChunk[] {
     at += length
     return { codec, bytes }
   })
+}
+
+/** `bytes`'s buffer, to hand over rather than copy, when it is a buffer of its own (a read's, from the store). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer[] {
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+  return own && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : []
 }
 
 /** How many worker threads to use by default: one per core, at most 4; none on one core. */
@@ -123,6 +152,9 @@ export function inlineChunkWork(): ChunkWork {
     check(bytes, entries, base) {
       decodeRun(bytes, entries, base)
       return Promise.resolve()
+    },
+    place(bytes, entries, base, targets, fd) {
+      return Promise.resolve(placeRun(bytes, entries, base, targets, fd))
     },
     ready() {
       return Promise.resolve()
@@ -355,13 +387,19 @@ export function workerChunkWork(threads: number, spawn: () => Worker = spawnWork
       ensureStarted()
       const member = pick()
       if (member === undefined) return refuse() ?? inline.decode(bytes, entries, base)
-      // Handed over rather than copied when it is a buffer of its own (a read's, from the store).
-      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-      const transfer = own && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : []
-      const reply = await run(member, { op: 'decode', bytes, entries, base }, transfer)
+      const reply = await run(member, { op: 'decode', bytes, entries, base }, ownBuffer(bytes))
       if (!('decoded' in reply))
         throw new CairnError('IO', 'chunk worker: nothing decoded in reply', { op: 'chunk.work' })
       return [...reply.decoded]
+    },
+    async place(bytes, entries, base, targets, fd) {
+      ensureStarted()
+      const member = pick()
+      if (member === undefined) return refuse() ?? inline.place(bytes, entries, base, targets, fd)
+      const reply = await run(member, { op: 'place', bytes, entries, base, targets, fd }, ownBuffer(bytes))
+      if (!('placed' in reply))
+        throw new CairnError('IO', 'chunk worker: nothing placed in reply', { op: 'chunk.work' })
+      return reply.placed
     },
     ready() {
       const refused = refuse()
@@ -378,11 +416,13 @@ export function workerChunkWork(threads: number, spawn: () => Worker = spawnWork
       const error = new CairnError('CLOSED', 'the chunk worker pool closed', { op: 'chunk.work' })
       for (const w of waiting) w.reject(error)
       waiting.clear()
+      // Jobs fail only once their threads have stopped: a `place` job writes into a file its
+      // caller closes when the job settles, so it must not be writing still.
+      await Promise.all(all.map((w) => w.worker.terminate()))
       for (const member of all) {
         for (const pending of member.pending.values()) pending.reject(error)
         member.pending.clear()
       }
-      await Promise.all(all.map((w) => w.worker.terminate()))
     },
   }
 }

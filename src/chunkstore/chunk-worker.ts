@@ -1,6 +1,7 @@
 /**
  * A worker thread of the chunk pool (chunk-work.ts): cuts and hashes spans, and compresses
- * new chunks, reading them in shared memory, and decodes what restores read. Results come back in
+ * new chunks, reading them in shared memory, and decodes what restores read (writing it into the
+ * restored file itself, for `place`). Results come back in
  * transferred buffers, not copies.
  */
 import { parentPort } from 'node:worker_threads'
@@ -8,6 +9,7 @@ import { isCairnError } from '../core/errors.js'
 import { loadChunkHasher } from './chunk-id.js'
 import { handOver } from './hand-over.js'
 import { decodeRun } from './read-entry.js'
+import { placeRun } from './read-to-file.js'
 import { cutSpan, encodeRanges } from './span.js'
 import type { WorkReply, WorkRequest } from './chunk-work.js'
 
@@ -29,6 +31,9 @@ port.on('message', (request: WorkRequest) => {
       } else if (request.op === 'check') {
         decodeRun(request.bytes, request.entries, request.base)
         reply = { job: request.job, checked: request.entries.length }
+      } else if (request.op === 'place') {
+        const placed = placeRun(request.bytes, request.entries, request.base, request.targets, request.fd)
+        reply = { job: request.job, placed }
       } else if (request.op === 'decode') {
         const decoded = handOver(decodeRun(request.bytes, request.entries, request.base))
         transfer.push(...decoded.transfer)

@@ -124,7 +124,7 @@ export function decodeRun(bytes: Uint8Array, entries: readonly IndexEntry[], bas
 }
 
 /** Runs at most `width` tasks at once, the others in the order they came. */
-class Gate {
+export class Gate {
   readonly #width: number
   #running = 0
   readonly #queue: (() => void)[] = []

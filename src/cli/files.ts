@@ -8,6 +8,7 @@
  * refused, and an existing file is not overwritten without `force`.
  */
 import { chmod, lstat, mkdir, open, readdir, readlink, symlink, utimes } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileEntry } from '../adapters/node/file-entry.js'
 import type { EntryReader } from '../chunkstore/source.js'
@@ -131,10 +132,14 @@ async function setMtime(target: string, mtimeMs: number): Promise<void> {
 /** How many bytes of pieces a restore gathers before writing them with one call. */
 const WRITE_BATCH_BYTES = 1024 * 1024
 
-/** Writes one file from its pieces: exclusively unless `force`; then its mode and mtime. */
+/**
+ * Writes one file, exclusively unless `force`, then sets its mode and mtime. Its content is given
+ * as pieces (gathered into writes here), or as a function that writes the open file itself
+ * (`Snapshot.writeToFile`: decoded and written on the worker threads).
+ */
 export async function writeFile(
   target: string,
-  pieces: AsyncIterable<Uint8Array>,
+  content: AsyncIterable<Uint8Array> | ((fd: number, onBytes: (n: number) => void) => Promise<unknown>),
   facts: FileFacts | undefined,
   force: boolean,
   onBytes: (n: number) => void,
@@ -151,29 +156,8 @@ export async function writeFile(
     throw error
   })
   try {
-    // Pieces are gathered into one writev of up to WRITE_BATCH_BYTES: a write per chunk (~20 KiB)
-    // held a restore to ~145 MB/s where batched writes ran ~220 (the bench's 72 MB version).
-    let batch: Uint8Array[] = []
-    let batchBytes = 0
-    const flush = async () => {
-      // libuv writes every buffer or fails; a short count is refused rather than trusted.
-      const { bytesWritten } = await file.writev(batch)
-      if (bytesWritten !== batchBytes) {
-        throw new CairnError('IO', `wrote ${String(bytesWritten)} of ${String(batchBytes)} bytes`, {
-          op: 'cli.restore',
-          path: target,
-        })
-      }
-      onBytes(batchBytes)
-      batch = []
-      batchBytes = 0
-    }
-    for await (const piece of pieces) {
-      batch.push(piece)
-      batchBytes += piece.length
-      if (batchBytes >= WRITE_BATCH_BYTES) await flush()
-    }
-    if (batch.length > 0) await flush()
+    if (typeof content === 'function') await content(file.fd, onBytes)
+    else await writePieces(file, target, content, onBytes)
   } finally {
     await file.close()
   }
@@ -181,6 +165,38 @@ export async function writeFile(
     await chmod(target, facts.mode)
     await setMtime(target, facts.mtimeMs)
   }
+}
+
+/** Writes pieces at the file's position, gathered into writes of up to WRITE_BATCH_BYTES. */
+async function writePieces(
+  file: FileHandle,
+  target: string,
+  pieces: AsyncIterable<Uint8Array>,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  // Pieces are gathered into one writev of up to WRITE_BATCH_BYTES: a write per chunk (~20 KiB)
+  // held a restore to ~145 MB/s where batched writes ran ~220 (the bench's 72 MB version).
+  let batch: Uint8Array[] = []
+  let batchBytes = 0
+  const flush = async () => {
+    // libuv writes every buffer or fails; a short count is refused rather than trusted.
+    const { bytesWritten } = await file.writev(batch)
+    if (bytesWritten !== batchBytes) {
+      throw new CairnError('IO', `wrote ${String(bytesWritten)} of ${String(batchBytes)} bytes`, {
+        op: 'cli.restore',
+        path: target,
+      })
+    }
+    onBytes(batchBytes)
+    batch = []
+    batchBytes = 0
+  }
+  for await (const piece of pieces) {
+    batch.push(piece)
+    batchBytes += piece.length
+    if (batchBytes >= WRITE_BATCH_BYTES) await flush()
+  }
+  if (batch.length > 0) await flush()
 }
 
 /** Creates a symlink (after checking where it points). */

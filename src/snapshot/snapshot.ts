@@ -85,6 +85,17 @@ export class Snapshot {
     return readPieces(entry.pieces, chunks)
   }
 
+  /**
+   * Writes an entry into the open file `fd`, which becomes the entry (sized to it; runs of zeros
+   * are holes): each chunk is decoded, checked and written by a worker thread, so a restore to
+   * disk runs at the speed of the pool. `fd` must stay open until the promise settles, failure
+   * included. Resolves with the entry's length.
+   */
+  async writeToFile(name: string, fd: number, onBytes?: (bytes: number) => void): Promise<number> {
+    const entry = this.#entry(name)
+    return await this.#chunks.writeEntryToFile(entry.pieces, fd, onBytes === undefined ? {} : { onBytes })
+  }
+
   /** The resolved entries (for verify and GC: every chunk this snapshot reaches). */
   resolved(): ReadonlyMap<string, ResolvedEntry> {
     return this.#entries

@@ -154,7 +154,8 @@ export async function restoreCommand(
     try {
       for (const name of names) {
         const target = targets.get(name) ?? targetOf(dest, name)
-        await writeFile(target, snapshot.stream(name), tree.files[name], options.force, (n) => {
+        const content = (fd: number, onBytes: (n: number) => void) => snapshot.writeToFile(name, fd, onBytes)
+        await writeFile(target, content, tree.files[name], options.force, (n) => {
           bytes += n
           bar.update(n)
         })

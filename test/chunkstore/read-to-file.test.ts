@@ -1,0 +1,224 @@
+/**
+ * Writing an entry straight into a file (`writeEntryToFile`, read-to-file.ts): whatever the pieces
+ * (whole chunks, ranges of chunks, a chunk again, runs of zeros, chunks still pending), on the
+ * calling thread or on the pool, the file holds exactly the entry's bytes and nothing after; a
+ * damaged chunk is CORRUPT_OBJECT and writes nothing of its own; a failure settles only once
+ * every get has ended, so the caller may close the file.
+ */
+import { open, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MemoryBlobStore } from '../../src/adapters/memory/memory-blob-store.js'
+import { createRng } from '../../src/adapters/sim/rng.js'
+import { openChunkStore } from '../../src/chunkstore/chunk-store.js'
+import type { ChunkRef, ChunkStore, EntryPiece } from '../../src/chunkstore/chunk-store.js'
+import { CairnError } from '../../src/core/errors.js'
+import type { ByteRange } from '../../src/core/ports.js'
+import { expectBytes, expectCairnError, makeTempDir } from '../helpers.js'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+let dir = ''
+let cleanup: () => Promise<void> = () => Promise.resolve()
+const stores: ChunkStore[] = []
+beforeAll(async () => {
+  ;({ dir, cleanup } = await makeTempDir())
+})
+afterAll(async () => {
+  await Promise.all(stores.map((store) => store.close().catch(() => undefined)))
+  await cleanup()
+})
+
+/** Rows that compress and random runs that do not, as a database file has. */
+function mixedBytes(seed: number, length: number): Uint8Array {
+  const rng = createRng(seed)
+  const out = new Uint8Array(length)
+  for (let at = 0; at < length; at += 4 * KiB) {
+    const end = Math.min(length, at + 4 * KiB)
+    if (rng.int(3) === 0) out.set(rng.bytes(end - at), at)
+    else for (let i = at; i < end; i++) out[i] = 97 + ((i * 7) % 13)
+  }
+  return out
+}
+
+/** The bytes `pieces` stand for, given each chunk's bytes. */
+function expected(pieces: readonly EntryPiece[], bytesOf: (ref: ChunkRef) => Uint8Array): Uint8Array {
+  const parts = pieces.map((piece) =>
+    'zeros' in piece
+      ? new Uint8Array(piece.zeros)
+      : 'chunk' in piece
+        ? bytesOf(piece.chunk).subarray(piece.from, piece.to)
+        : bytesOf(piece),
+  )
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
+let fileNo = 0
+/** Writes `pieces` into a new file (or over `existing` bytes) and reads the file back. */
+async function writeAndRead(
+  store: ChunkStore,
+  pieces: readonly EntryPiece[],
+  existing?: Uint8Array,
+): Promise<{ bytes: Uint8Array; length: number; reported: number }> {
+  const path = join(dir, `out-${String(fileNo++)}`)
+  const file = await open(path, 'w+')
+  let reported = 0
+  let length: number
+  try {
+    if (existing !== undefined) await file.write(existing, 0, existing.length, 0)
+    length = await store.writeEntryToFile(pieces, file.fd, { onBytes: (n) => (reported += n) })
+  } finally {
+    await file.close()
+  }
+  return { bytes: new Uint8Array(await readFile(path)), length, reported }
+}
+
+describe('writeEntryToFile', () => {
+  it('property: any pieces of stored chunks give the file exactly their bytes', async () => {
+    const store = await openChunkStore({
+      blobs: new MemoryBlobStore(),
+      workers: 0,
+      packBytes: 64 * KiB,
+      chunking: { minSize: 2 * KiB, avgSize: 4 * KiB, maxSize: 16 * KiB },
+    })
+    stores.push(store)
+    const data = mixedBytes(1, 400 * KiB)
+    const put = await store.putEntry(data)
+    await store.flush()
+    const byId = new Map<string, Uint8Array>()
+    let at = 0
+    for (const ref of put.chunks) {
+      byId.set(ref.id, data.subarray(at, at + ref.length))
+      at += ref.length
+    }
+    const piece = fc.oneof(
+      fc.nat(put.chunks.length - 1).map((i): EntryPiece => put.chunks[i] as ChunkRef),
+      fc
+        .tuple(
+          fc.nat(put.chunks.length - 1),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+        )
+        .map(([i, a, b]): EntryPiece => {
+          const chunk = put.chunks[i] as ChunkRef
+          const [from, to] = [a, b].map((x) => Math.floor(x * chunk.length)).sort((x, y) => x - y) as [
+            number,
+            number,
+          ]
+          return { chunk, from, to }
+        }),
+      fc.integer({ min: 0, max: 20 * KiB }).map((zeros): EntryPiece => ({ zeros })),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 30 }), fc.boolean(), async (pieces, overwrite) => {
+        const want = expected(pieces, (ref) => byId.get(ref.id) as Uint8Array)
+        // Over a longer file of other bytes: nothing of them is left, the zeros are zeros.
+        const existing = overwrite ? new Uint8Array(want.length + 5000).fill(0xee) : undefined
+        const got = await writeAndRead(store, pieces, existing)
+        expect(got.length).toBe(want.length)
+        expectBytes(got.bytes, want)
+        const chunkBytes = pieces.reduce(
+          (sum, p) => sum + ('zeros' in p ? 0 : 'chunk' in p ? p.to - p.from : p.length),
+          0,
+        )
+        expect(got.reported).toBe(chunkBytes)
+      }),
+      { numRuns: Number(process.env.FC_NUM_RUNS ?? 40) },
+    )
+  })
+
+  it('on the worker pool, a large entry is written byte-exact, holes left as holes', async () => {
+    const store = await openChunkStore({ blobs: new MemoryBlobStore(), workers: 2, packBytes: 2 * MiB })
+    stores.push(store)
+    await store.warm()
+    const data = mixedBytes(2, 24 * MiB)
+    const put = await store.putEntry(data)
+    await store.flush()
+    const pieces: EntryPiece[] = [...put.chunks, { zeros: 8 * MiB }, ...put.chunks.slice(0, 10)]
+    const got = await writeAndRead(store, pieces)
+    expectBytes(got.bytes.subarray(0, data.length), data)
+    expect(got.bytes.subarray(data.length, data.length + 8 * MiB).every((b) => b === 0)).toBe(true)
+    expect(got.length).toBe(got.bytes.length)
+    expect(got.reported).toBe(got.length - 8 * MiB)
+    // The 8 MiB of zeros were never written: the file holds fewer blocks than its length.
+    const path = join(dir, `out-${String(fileNo - 1)}`)
+    const info = await stat(path)
+    expect(info.blocks * 512).toBeLessThan(info.size)
+  })
+
+  it('writes chunks still pending (not yet in a pack) from memory', async () => {
+    const store = await openChunkStore({ blobs: new MemoryBlobStore(), workers: 0, packBytes: 64 * MiB })
+    stores.push(store)
+    const old = mixedBytes(3, 300 * KiB)
+    const first = await store.putEntry(old)
+    await store.flush()
+    const fresh = mixedBytes(4, 200 * KiB)
+    const second = await store.putEntry(fresh) // its chunks stay pending: the pack is not full
+    const got = await writeAndRead(store, [...second.chunks, ...first.chunks])
+    const want = new Uint8Array(fresh.length + old.length)
+    want.set(fresh)
+    want.set(old, fresh.length)
+    expectBytes(got.bytes, want)
+  })
+
+  it('a damaged chunk is CORRUPT_OBJECT, and every get has ended when it settles', async () => {
+    let damage = false
+    let running = 0
+    const blobs = new (class extends MemoryBlobStore {
+      override async get(key: string, range?: ByteRange): Promise<Uint8Array> {
+        running++
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 2))
+          const bytes = await super.get(key, range)
+          if (damage && key.startsWith('packs/') && bytes.length > 100) {
+            damage = false
+            const copy = bytes.slice()
+            copy[50] = (copy[50] as number) ^ 0x10
+            return copy
+          }
+          return bytes
+        } finally {
+          running--
+        }
+      }
+    })()
+    const store = await openChunkStore({ blobs, workers: 2, packBytes: 256 * KiB })
+    stores.push(store)
+    const data = mixedBytes(5, 6 * MiB)
+    const put = await store.putEntry(data)
+    await store.flush()
+    damage = true
+    const path = join(dir, 'damaged')
+    const file = await open(path, 'w')
+    const error = await expectCairnError(store.writeEntryToFile(put.chunks, file.fd), 'CORRUPT_OBJECT')
+    expect(running).toBe(0)
+    await file.close()
+    expect(error).toBeInstanceOf(CairnError)
+    expect(error.context.path).toMatch(/^packs\//)
+  })
+
+  it('refuses a range outside its chunk before writing anything', async () => {
+    const store = await openChunkStore({ blobs: new MemoryBlobStore(), workers: 0 })
+    stores.push(store)
+    const put = await store.putEntry(mixedBytes(6, 10 * KiB))
+    await store.flush()
+    const chunk = put.chunks[0] as ChunkRef
+    const file = await open(join(dir, 'refused'), 'w')
+    try {
+      await expectCairnError(
+        store.writeEntryToFile([{ chunk, from: 0, to: chunk.length + 1 }], file.fd),
+        'BAD_OPTION',
+      )
+      expect((await file.stat()).size).toBe(0)
+    } finally {
+      await file.close()
+    }
+  })
+})
