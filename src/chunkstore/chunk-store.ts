@@ -384,8 +384,9 @@ export class ChunkStore {
    * Writes an entry into the open file `fd`: the file is sized to the entry (runs of zeros are
    * left as holes) and each chunk is decoded, checked against its id and written at its place by
    * a worker thread (read-to-file.ts), so nothing passes through the calling thread. `pieces` is
-   * the entry in order: whole chunks, ranges of chunks, runs of zeros. `fd` must stay open until
-   * the promise settles, failure included. Resolves with the entry's length.
+   * the entry in order: whole chunks, ranges of chunks, runs of zeros. `fd` must be a regular file
+   * not opened for appending, and stay open until the promise settles, failure included.
+   * `onBytes` hears of every byte of the entry once (zeros included). Resolves with its length.
    */
   async writeEntryToFile(
     pieces: readonly EntryPiece[],
@@ -393,19 +394,32 @@ export class ChunkStore {
     options: { readonly onBytes?: (bytes: number) => void } = {},
   ): Promise<number> {
     this.#checkOpen('entry.write')
+    if (!Number.isSafeInteger(fd) || fd < 0)
+      throw new CairnError('BAD_OPTION', `${String(fd)} is not a file descriptor`, { op: 'entry.write' })
     const durable: { ref: ChunkRef; from: number; to: number; at: number }[] = []
     const pending: { ref: ChunkRef; from: number; to: number; at: number }[] = []
     let length = 0
+    let zeros = 0
     for (const piece of pieces) {
       if ('zeros' in piece) {
+        if (!Number.isSafeInteger(piece.zeros) || piece.zeros < 0) {
+          throw new CairnError('BAD_OPTION', `a run of ${String(piece.zeros)} zeros`, { op: 'entry.write' })
+        }
         length += piece.zeros
+        zeros += piece.zeros
         continue
       }
       const placed =
         'chunk' in piece
           ? { ref: piece.chunk, from: piece.from, to: piece.to, at: length }
           : { ref: piece, from: 0, to: piece.length, at: length }
-      if (placed.from < 0 || placed.to > placed.ref.length || placed.from > placed.to) {
+      if (
+        !Number.isSafeInteger(placed.from) ||
+        !Number.isSafeInteger(placed.to) ||
+        placed.from < 0 ||
+        placed.to > placed.ref.length ||
+        placed.from > placed.to
+      ) {
         throw new CairnError(
           'BAD_OPTION',
           `a piece asks for bytes ${String(placed.from)}-${String(placed.to)} of a ${String(placed.ref.length)}-byte chunk`,
@@ -432,6 +446,8 @@ export class ChunkStore {
       await writeAt(fd, raw, item.at)
       options.onBytes?.(raw.length)
     }
+    // The runs of zeros are in the file (as holes) since it was sized: progress adds up to its length.
+    if (zeros > 0) options.onBytes?.(zeros)
     return length
   }
 

@@ -24,7 +24,7 @@ const READ_BYTES_MAX = 4 * 1024 * 1024
 /** A read also stops at this many raw bytes: a well-compressed read must not decode into a flood. */
 const READ_RAW_BYTES_MAX = 8 * 1024 * 1024
 /** The most of an entry's bytes read as one window. */
-const WINDOW_RAW_BYTES = 8 * 1024 * 1024
+export const WINDOW_RAW_BYTES: number = 8 * 1024 * 1024
 /** Chunks closer than this in a pack are read together (the gap is read and dropped)... */
 const GAP_BYTES_MAX = 256 * 1024
 
@@ -96,20 +96,24 @@ export function planReads(entries: readonly IndexEntry[]): ReadWindow {
   return { reads, order, storedBytes, rawBytes }
 }
 
-/** The entry's chunks as consecutive windows of about `WINDOW_RAW_BYTES` (at least one chunk each). */
-function* windowsOf(entries: Iterable<IndexEntry>): Generator<ReadWindow> {
-  let window: IndexEntry[] = []
+/**
+ * Consecutive windows of `items` holding about `WINDOW_RAW_BYTES` of chunks each (at least one
+ * item each), `entryOf` naming an item's chunk.
+ */
+export function* windowsOf<T>(items: Iterable<T>, entryOf: (item: T) => IndexEntry): Generator<T[]> {
+  let window: T[] = []
   let raw = 0
-  for (const entry of entries) {
-    if (window.length > 0 && raw + entry.rawLength > WINDOW_RAW_BYTES) {
-      yield planReads(window)
+  for (const item of items) {
+    const { rawLength } = entryOf(item)
+    if (window.length > 0 && raw + rawLength > WINDOW_RAW_BYTES) {
+      yield window
       window = []
       raw = 0
     }
-    window.push(entry)
-    raw += entry.rawLength
+    window.push(item)
+    raw += rawLength
   }
-  if (window.length > 0) yield planReads(window)
+  if (window.length > 0) yield window
 }
 
 /**
@@ -154,9 +158,14 @@ function firstFailure(results: readonly PromiseSettledResult<unknown>[]): unknow
 }
 
 /** Read ahead at most this many stored bytes (gaps included), raw bytes, and windows. */
-const AHEAD_BYTES = 16 * 1024 * 1024
-const AHEAD_RAW_BYTES = 32 * 1024 * 1024
-const AHEAD_WINDOWS = 16
+export const AHEAD_BYTES: number = 16 * 1024 * 1024
+export const AHEAD_RAW_BYTES: number = 32 * 1024 * 1024
+export const AHEAD_WINDOWS: number = 16
+
+function* readWindows(located: readonly { readonly entry: IndexEntry }[]): Generator<ReadWindow> {
+  for (const window of windowsOf(located, (item) => item.entry))
+    yield planReads(window.map((item) => item.entry))
+}
 
 /** The raw bytes of each located chunk, in order. */
 export async function* readEntryChunks(
@@ -164,7 +173,7 @@ export async function* readEntryChunks(
   work: ChunkWork,
   located: readonly { readonly entry: IndexEntry }[],
 ): AsyncGenerator<Uint8Array> {
-  const windows = windowsOf(located.map((item) => item.entry))
+  const windows = readWindows(located)
   const inFlight: { bytes: number; rawBytes: number; raw: Promise<Uint8Array[]> }[] = []
   // A window may hold hundreds of reads (chunks spread over many packs): at most the store's
   // concurrency run at once, the earlier windows' first (review found 964 at once, and EMFILE).

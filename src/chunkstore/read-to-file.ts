@@ -12,7 +12,8 @@
  *
  * The descriptor must stay open until the returned promise settles: every write has ended by then,
  * on success or failure (a write never lands after it settles, in this file or in another that
- * reused the descriptor number).
+ * reused the descriptor number). It must be a regular file not opened for appending (Linux writes
+ * an appending file's every write at its end, whatever the offset).
  */
 import { ftruncate, write, writevSync } from 'node:fs'
 import { translateFsError } from '../adapters/node/fs-errors.js'
@@ -21,14 +22,16 @@ import type { BlobStore } from '../core/ports.js'
 import type { ChunkWork } from './chunk-work.js'
 import type { IndexEntry } from './index-object.js'
 import type { ChunkRef } from './ingest.js'
-import { checkStoredChunk, readPackRange } from './pack-store.js'
-import { Gate, planReads } from './read-entry.js'
-
-/** A window of the file holds about this many raw bytes of chunks (as a stream's does). */
-const WINDOW_RAW_BYTES = 8 * 1024 * 1024
-/** Read ahead at most this many stored bytes (gaps included) and raw bytes. */
-const AHEAD_BYTES = 16 * 1024 * 1024
-const AHEAD_RAW_BYTES = 32 * 1024 * 1024
+import { readPackRange } from './pack-store.js'
+import {
+  AHEAD_BYTES,
+  AHEAD_RAW_BYTES,
+  AHEAD_WINDOWS,
+  Gate,
+  decodeRun,
+  planReads,
+  windowsOf,
+} from './read-entry.js'
 
 /** A piece of an entry, in order: a whole chunk, bytes `[from, to)` of one, or a run of zeros. */
 export type EntryPiece =
@@ -57,10 +60,7 @@ export function placeRun(
   targets: readonly number[],
   fd: number,
 ): number {
-  const raws = entries.map((entry) => {
-    const at = entry.offset - base
-    return checkStoredChunk(entry, bytes.subarray(at, at + entry.storedLength))
-  })
+  const raws = decodeRun(bytes, entries, base)
   const pieces: { readonly bytes: Uint8Array; readonly at: number }[] = []
   for (let i = 0; i < targets.length; i += 4) {
     const raw = raws[targets[i] as number] as Uint8Array
@@ -82,14 +82,9 @@ export function placeRun(
       // libuv writes every buffer (looping over short writes and IOV_MAX) or fails.
       count = writevSync(fd, run, first.at)
     } catch (error) {
-      throw translateFsError(error, 'entry.write', `fd ${String(fd)} @ ${String(first.at)}`)
+      throw writeError(error, fd, first.at)
     }
-    if (count !== end - first.at) {
-      throw new CairnError('IO', `wrote ${String(count)} of ${String(end - first.at)} bytes`, {
-        op: 'entry.write',
-        path: `fd ${String(fd)} @ ${String(first.at)}`,
-      })
-    }
+    if (count !== end - first.at) throw shortWrite(count, end - first.at, fd, first.at)
     written += count
   }
   return written
@@ -103,29 +98,19 @@ interface FileWindow {
   readonly rawBytes: number
 }
 
-/** Windows of about `WINDOW_RAW_BYTES` of chunks (at least one placement each). */
+/** The gets of a window's placements, and which placements each get serves. */
+function planWindow(items: readonly Placement[]): FileWindow {
+  const planned = planReads(items.map((item) => item.entry))
+  const targets = planned.reads.map((): number[] => [])
+  items.forEach((item, i) => {
+    const where = planned.order[i] as { read: number; index: number }
+    ;(targets[where.read] as number[]).push(where.index, item.from, item.to, item.at)
+  })
+  return { reads: planned.reads, targets, storedBytes: planned.storedBytes, rawBytes: planned.rawBytes }
+}
+
 function* fileWindows(placements: readonly Placement[]): Generator<FileWindow> {
-  let window: Placement[] = []
-  let raw = 0
-  const plan = (items: readonly Placement[]): FileWindow => {
-    const planned = planReads(items.map((item) => item.entry))
-    const targets = planned.reads.map((): number[] => [])
-    items.forEach((item, i) => {
-      const where = planned.order[i] as { read: number; index: number }
-      ;(targets[where.read] as number[]).push(where.index, item.from, item.to, item.at)
-    })
-    return { reads: planned.reads, targets, storedBytes: planned.storedBytes, rawBytes: planned.rawBytes }
-  }
-  for (const item of placements) {
-    if (window.length > 0 && raw + item.entry.rawLength > WINDOW_RAW_BYTES) {
-      yield plan(window)
-      window = []
-      raw = 0
-    }
-    window.push(item)
-    raw += item.entry.rawLength
-  }
-  if (window.length > 0) yield plan(window)
+  for (const items of windowsOf(placements, (item) => item.entry)) yield planWindow(items)
 }
 
 /**
@@ -156,22 +141,28 @@ export async function readIntoFile(
       while (
         failure === undefined &&
         inFlight.size > 0 &&
-        (aheadBytes + window.storedBytes > AHEAD_BYTES || aheadRaw + window.rawBytes > AHEAD_RAW_BYTES)
+        (inFlight.size >= AHEAD_WINDOWS ||
+          aheadBytes + window.storedBytes > AHEAD_BYTES ||
+          aheadRaw + window.rawBytes > AHEAD_RAW_BYTES)
       )
         await new Promise<void>((resolve) => (wake = resolve))
       if (failure !== undefined) break
       aheadBytes += window.storedBytes
       aheadRaw += window.rawBytes
+      // A failed get is recorded at once, so the gets not yet started (this window's too) skip.
       const reads = window.reads.map((read, r) =>
-        gate.run(async () => {
-          if (failure !== undefined) return
-          const bytes = await readPackRange(blobs, read.packId, read.offset, read.length)
-          onBytes(await work.place(bytes, read.entries, read.offset, window.targets[r] ?? [], fd))
-        }),
+        gate
+          .run(async () => {
+            if (failure !== undefined) return
+            const bytes = await readPackRange(blobs, read.packId, read.offset, read.length)
+            onBytes(await work.place(bytes, read.entries, read.offset, window.targets[r] ?? [], fd))
+          })
+          .catch((error: unknown) => {
+            failure ??= { error }
+          }),
       )
       // Settles once every read of the window has: none is left writing behind a failure.
-      const tracked: Promise<void> = Promise.allSettled(reads).then((results) => {
-        for (const result of results) if (result.status === 'rejected') failure ??= { error: result.reason }
+      const tracked: Promise<void> = Promise.all(reads).then(() => {
         aheadBytes -= window.storedBytes
         aheadRaw -= window.rawBytes
         inFlight.delete(tracked)
@@ -191,14 +182,8 @@ export async function readIntoFile(
 export function writeAt(fd: number, bytes: Uint8Array, at: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     write(fd, bytes, 0, bytes.length, at, (error, count) => {
-      if (error !== null) reject(translateFsError(error, 'entry.write', `fd ${String(fd)} @ ${String(at)}`))
-      else if (count !== bytes.length)
-        reject(
-          new CairnError('IO', `wrote ${String(count)} of ${String(bytes.length)} bytes`, {
-            op: 'entry.write',
-            path: `fd ${String(fd)} @ ${String(at)}`,
-          }),
-        )
+      if (error !== null) reject(writeError(error, fd, at))
+      else if (count !== bytes.length) reject(shortWrite(count, bytes.length, fd, at))
       else resolve()
     })
   })
@@ -206,9 +191,29 @@ export function writeAt(fd: number, bytes: Uint8Array, at: number): Promise<void
 
 function truncateFd(fd: number, length: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    ftruncate(fd, length, (error) => {
-      if (error === null) resolve()
-      else reject(translateFsError(error, 'entry.write', `fd ${String(fd)}`))
-    })
+    try {
+      ftruncate(fd, length, (error) => {
+        if (error === null) resolve()
+        else reject(writeError(error, fd, 0))
+      })
+    } catch (error) {
+      reject(writeError(error, fd, 0)) // a descriptor node refuses outright (not a number, negative)
+    }
+  })
+}
+
+/** An OS error of a write or truncate, as a CairnError naming the descriptor and offset. */
+function writeError(error: unknown, fd: number, at: number): CairnError {
+  const translated = translateFsError(error, 'entry.write', `fd ${String(fd)} @ ${String(at)}`)
+  // translateFsError's permission hint speaks of the store's directory: this file is not in it.
+  const context = { ...translated.context }
+  delete context.hint
+  return new CairnError(translated.code, translated.detail, context)
+}
+
+function shortWrite(count: number, expected: number, fd: number, at: number): CairnError {
+  return new CairnError('IO', `wrote ${String(count)} of ${String(expected)} bytes`, {
+    op: 'entry.write',
+    path: `fd ${String(fd)} @ ${String(at)}`,
   })
 }

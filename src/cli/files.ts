@@ -8,11 +8,10 @@
  * refused, and an existing file is not overwritten without `force`.
  */
 import { chmod, lstat, mkdir, open, readdir, readlink, symlink, utimes } from 'node:fs/promises'
-import type { FileHandle } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileEntry } from '../adapters/node/file-entry.js'
 import type { EntryReader } from '../chunkstore/source.js'
-import { CairnError } from '../core/errors.js'
+import { CairnError, isCairnError } from '../core/errors.js'
 import type { JsonValue } from '../snapshot/manifest.js'
 import { parseEntryName } from '../snapshot/entry-name.js'
 
@@ -129,17 +128,14 @@ async function setMtime(target: string, mtimeMs: number): Promise<void> {
   await utimes(target, mtimeMs / 1000, mtimeMs / 1000)
 }
 
-/** How many bytes of pieces a restore gathers before writing them with one call. */
-const WRITE_BATCH_BYTES = 1024 * 1024
-
 /**
- * Writes one file, exclusively unless `force`, then sets its mode and mtime. Its content is given
- * as pieces (gathered into writes here), or as a function that writes the open file itself
- * (`Snapshot.writeToFile`: decoded and written on the worker threads).
+ * Writes one file, exclusively unless `force`, then sets its mode and mtime. `content` writes the
+ * open file itself (`Snapshot.writeToFile`: decoded and written on the worker threads) and has
+ * ended every write when it settles; a failure names the file.
  */
 export async function writeFile(
   target: string,
-  content: AsyncIterable<Uint8Array> | ((fd: number, onBytes: (n: number) => void) => Promise<unknown>),
+  content: (fd: number, onBytes: (n: number) => void) => Promise<unknown>,
   facts: FileFacts | undefined,
   force: boolean,
   onBytes: (n: number) => void,
@@ -156,8 +152,18 @@ export async function writeFile(
     throw error
   })
   try {
-    if (typeof content === 'function') await content(file.fd, onBytes)
-    else await writePieces(file, target, content, onBytes)
+    await content(file.fd, onBytes)
+  } catch (error) {
+    // The chunk store names a descriptor and an offset; the user knows the file.
+    if (isCairnError(error) && error.context.op === 'entry.write') {
+      throw new CairnError(error.code, `${target}: ${error.detail}`, {
+        op: 'cli.restore',
+        path: target,
+        cause: error,
+        ...(error.context.retryable === undefined ? {} : { retryable: error.context.retryable }),
+      })
+    }
+    throw error
   } finally {
     await file.close()
   }
@@ -165,38 +171,6 @@ export async function writeFile(
     await chmod(target, facts.mode)
     await setMtime(target, facts.mtimeMs)
   }
-}
-
-/** Writes pieces at the file's position, gathered into writes of up to WRITE_BATCH_BYTES. */
-async function writePieces(
-  file: FileHandle,
-  target: string,
-  pieces: AsyncIterable<Uint8Array>,
-  onBytes: (n: number) => void,
-): Promise<void> {
-  // Pieces are gathered into one writev of up to WRITE_BATCH_BYTES: a write per chunk (~20 KiB)
-  // held a restore to ~145 MB/s where batched writes ran ~220 (the bench's 72 MB version).
-  let batch: Uint8Array[] = []
-  let batchBytes = 0
-  const flush = async () => {
-    // libuv writes every buffer or fails; a short count is refused rather than trusted.
-    const { bytesWritten } = await file.writev(batch)
-    if (bytesWritten !== batchBytes) {
-      throw new CairnError('IO', `wrote ${String(bytesWritten)} of ${String(batchBytes)} bytes`, {
-        op: 'cli.restore',
-        path: target,
-      })
-    }
-    onBytes(batchBytes)
-    batch = []
-    batchBytes = 0
-  }
-  for await (const piece of pieces) {
-    batch.push(piece)
-    batchBytes += piece.length
-    if (batchBytes >= WRITE_BATCH_BYTES) await flush()
-  }
-  if (batch.length > 0) await flush()
 }
 
 /** Creates a symlink (after checking where it points). */

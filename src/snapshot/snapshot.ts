@@ -88,8 +88,9 @@ export class Snapshot {
   /**
    * Writes an entry into the open file `fd`, which becomes the entry (sized to it; runs of zeros
    * are holes): each chunk is decoded, checked and written by a worker thread, so a restore to
-   * disk runs at the speed of the pool. `fd` must stay open until the promise settles, failure
-   * included. Resolves with the entry's length.
+   * disk runs at the speed of the pool. `fd` must be a regular file not opened for appending,
+   * and stay open until the promise settles, failure included. `onBytes` hears of every byte
+   * once. Resolves with the entry's length.
    */
   async writeToFile(name: string, fd: number, onBytes?: (bytes: number) => void): Promise<number> {
     const entry = this.#entry(name)

@@ -5,12 +5,15 @@
  * starts its threads lazily: a check never starts them, a cut does and is answered on the calling
  * thread until they load, with the same result; a closed pool refuses with CLOSED.
  */
+import { EventEmitter } from 'node:events'
+import type { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { createRng } from '../../src/adapters/sim/rng.js'
 import { computeChunkId, loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
 import { parseChunking } from '../../src/chunkstore/chunker.js'
 import { inlineChunkWork, workerChunkWork, workerExecArgv } from '../../src/chunkstore/chunk-work.js'
 import { encodeChunk } from '../../src/chunkstore/codec.js'
+import type { CairnError } from '../../src/core/errors.js'
 import type { PackId } from '../../src/core/ids.js'
 import { expectCairnError } from '../helpers.js'
 
@@ -150,6 +153,37 @@ describe('the worker pool', () => {
     } finally {
       await pool.close()
     }
+  })
+
+  it('closing fails a running job only once its thread has stopped (a place job writes a file its caller then closes)', async () => {
+    const events: string[] = []
+    // A thread that loads, takes the job and never answers; it takes a while to stop.
+    const thread = new (class extends EventEmitter {
+      postMessage(request: { op: string }) {
+        events.push(`job ${request.op}`)
+      }
+      ref() {}
+      unref() {}
+      async terminate() {
+        events.push('terminating')
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        events.push('stopped')
+        return 0
+      }
+    })()
+    const pool = workerChunkWork(1, () => thread as unknown as Worker)
+    const ready = pool.ready()
+    thread.emit('message', { job: -1, ready: true })
+    await ready
+    const { stored, entry } = storedChunk('xyz'.repeat(4000))
+    const placing = pool.place(stored.bytes.slice(), [entry], 0, [0, 0, entry.rawLength, 0], 99)
+    const failed = placing.then(
+      () => events.push('resolved'),
+      (error: unknown) => events.push(`failed ${(error as CairnError).code}`),
+    )
+    await pool.close()
+    await failed
+    expect(events).toEqual(['job place', 'terminating', 'stopped', 'failed CLOSED'])
   })
 
   it('a closed pool refuses jobs and its waiters with CLOSED', async () => {
