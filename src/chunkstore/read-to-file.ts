@@ -22,6 +22,7 @@ import type { BlobStore } from '../core/ports.js'
 import type { ChunkWork } from './chunk-work.js'
 import type { IndexEntry } from './index-object.js'
 import type { ChunkRef } from './ingest.js'
+import type { PackRead } from './read-entry.js'
 import { readPackRange } from './pack-store.js'
 import {
   AHEAD_BYTES,
@@ -92,7 +93,7 @@ export function placeRun(
 
 /** A stretch of the file: its gets, and for each the placements (four numbers each) it serves. */
 interface FileWindow {
-  readonly reads: ReturnType<typeof planReads>['reads']
+  readonly reads: readonly PackRead[]
   readonly targets: number[][]
   readonly storedBytes: number
   readonly rawBytes: number
