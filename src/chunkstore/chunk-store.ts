@@ -46,7 +46,7 @@ import { PackBuilder } from './pack.js'
 import type { SealedPack } from './pack.js'
 import { packKey, putSealedPack } from './pack-store.js'
 import { readEntryChunks } from './read-entry.js'
-import { readIntoFile, writeAt } from './read-to-file.js'
+import { layOut, readIntoFile, writeAt } from './read-to-file.js'
 import type { EntryPiece } from './read-to-file.js'
 import { entryInput, isEntryReader } from './source.js'
 import type { EntrySource } from './source.js'
@@ -396,48 +396,15 @@ export class ChunkStore {
     this.#checkOpen('entry.write')
     if (!Number.isSafeInteger(fd) || fd < 0)
       throw new CairnError('BAD_OPTION', `${String(fd)} is not a file descriptor`, { op: 'entry.write' })
-    const durable: { ref: ChunkRef; from: number; to: number; at: number }[] = []
-    const pending: { ref: ChunkRef; from: number; to: number; at: number }[] = []
-    let length = 0
-    let zeros = 0
-    for (const piece of pieces) {
-      if ('zeros' in piece) {
-        if (!Number.isSafeInteger(piece.zeros) || piece.zeros < 0) {
-          throw new CairnError('BAD_OPTION', `a run of ${String(piece.zeros)} zeros`, { op: 'entry.write' })
-        }
-        length += piece.zeros
-        zeros += piece.zeros
-        continue
-      }
-      const placed =
-        'chunk' in piece
-          ? { ref: piece.chunk, from: piece.from, to: piece.to, at: length }
-          : { ref: piece, from: 0, to: piece.length, at: length }
-      if (
-        !Number.isSafeInteger(placed.from) ||
-        !Number.isSafeInteger(placed.to) ||
-        placed.from < 0 ||
-        placed.to > placed.ref.length ||
-        placed.from > placed.to
-      ) {
-        throw new CairnError(
-          'BAD_OPTION',
-          `a piece asks for bytes ${String(placed.from)}-${String(placed.to)} of a ${String(placed.ref.length)}-byte chunk`,
-          {
-            op: 'entry.write',
-            path: `chunks/${placed.ref.id}`,
-          },
-        )
-      }
-      ;(this.#pending.has(placed.ref.id) ? pending : durable).push(placed)
-      length += placed.to - placed.from
-    }
+    const { placed, length, zeros } = layOut(pieces)
+    const durable = placed.filter((item) => !this.#pending.has(item.ref.id))
+    const pending = placed.filter((item) => this.#pending.has(item.ref.id))
     const located = this.#locate(durable.map((item) => item.ref))
-    const placements = durable.map((item, i) => ({
+    const placements = durable.map(({ from, to, at }, i) => ({
       entry: (located[i] as { entry: IndexEntry }).entry,
-      from: item.from,
-      to: item.to,
-      at: item.at,
+      from,
+      to,
+      at,
     }))
     await readIntoFile(this.#blobs, this.#work, placements, fd, length, options.onBytes)
     // Chunks not yet in a pack are read from memory, on this thread.

@@ -40,6 +40,51 @@ export type EntryPiece =
   | { readonly chunk: ChunkRef; readonly from: number; readonly to: number }
   | { readonly zeros: number }
 
+/**
+ * Where each chunk piece of an entry lies in it (runs of zeros only move the offset), the entry's
+ * length, and how much of it is zeros. A piece whose lengths are not whole, not in order, or
+ * outside its chunk is BAD_OPTION.
+ */
+export function layOut(pieces: readonly EntryPiece[]): {
+  placed: { readonly ref: ChunkRef; readonly from: number; readonly to: number; readonly at: number }[]
+  length: number
+  zeros: number
+} {
+  const placed: { ref: ChunkRef; from: number; to: number; at: number }[] = []
+  let length = 0
+  let zeros = 0
+  for (const piece of pieces) {
+    if ('zeros' in piece) {
+      if (!Number.isSafeInteger(piece.zeros) || piece.zeros < 0) {
+        throw new CairnError('BAD_OPTION', `a run of ${String(piece.zeros)} zeros`, { op: 'entry.write' })
+      }
+      length += piece.zeros
+      zeros += piece.zeros
+      continue
+    }
+    const item =
+      'chunk' in piece
+        ? { ref: piece.chunk, from: piece.from, to: piece.to, at: length }
+        : { ref: piece, from: 0, to: piece.length, at: length }
+    if (
+      !Number.isSafeInteger(item.from) ||
+      !Number.isSafeInteger(item.to) ||
+      item.from < 0 ||
+      item.to > item.ref.length ||
+      item.from > item.to
+    ) {
+      throw new CairnError(
+        'BAD_OPTION',
+        `a piece asks for bytes ${String(item.from)}-${String(item.to)} of a ${String(item.ref.length)}-byte chunk`,
+        { op: 'entry.write', path: `chunks/${item.ref.id}` },
+      )
+    }
+    placed.push(item)
+    length += item.to - item.from
+  }
+  return { placed, length, zeros }
+}
+
 /** Bytes `[from, to)` of a chunk, placed at `at` in the file. */
 export interface Placement {
   readonly entry: IndexEntry
