@@ -16,12 +16,15 @@
  * database file of the chunk-store bench, whose 4 KiB random blob pages sit among its rows,
  * encodes ~10% faster, inflates ~15% faster and stores ~2% fewer bytes than deflating every
  * window. A chunk that is random throughout is stored raw without deflate ever seeing it.
- * Whatever the path, deflated bytes are kept only when they save at least 10%. Decoding refuses,
+ * Whatever the path, deflated bytes are kept only when they save at least 10%, and deflate writes
+ * straight into the caller's buffer, stopping as soon as it passes that mark (deflater.ts: one zlib
+ * stream per thread, reset between pieces, not a new one per piece). Decoding refuses,
  * before allocating more than the recorded raw length, any stored chunk that would inflate past
  * it: `CORRUPT_OBJECT`.
  */
-import { constants, deflateRawSync, inflateRawSync } from 'node:zlib'
+import { inflateRawSync } from 'node:zlib'
 import { CairnError } from '../core/errors.js'
+import { pieceDeflater } from './deflater.js'
 
 export const CODEC_RAW = 0
 export const CODEC_DEFLATE = 1
@@ -103,42 +106,45 @@ function putStoredBlocks(out: Uint8Array, at: number, data: Uint8Array): number 
 }
 
 /**
- * One DEFLATE stream of `data` whose `runs` are stored blocks and whose other pieces are deflated,
- * each flushed to a byte boundary; the last piece is finished (or an empty final block ends it).
+ * One DEFLATE stream of `data` into `out` at `at`, within `room` bytes: `runs` as stored blocks,
+ * the other pieces deflated, each flushed to a byte boundary, the last one finished (or an empty
+ * final block ends the stream). The bytes written, or `undefined` when the stream would not fit.
  */
-function deflateAround(data: Uint8Array, runs: readonly number[]): Uint8Array {
-  const parts: { readonly deflated?: Uint8Array; readonly stored?: Uint8Array }[] = []
-  let total = 0
-  let at = 0
+function deflateAround(
+  data: Uint8Array,
+  runs: readonly number[],
+  out: Uint8Array,
+  at: number,
+  room: number,
+): number | undefined {
+  const deflater = pieceDeflater()
+  const limit = at + room
+  let put = at
+  let from = 0
   for (let i = 0; i < runs.length; i += 2) {
     const start = runs[i] as number
     const end = runs[i + 1] as number
-    if (start > at) {
-      const deflated = deflateRawSync(data.subarray(at, start), {
-        level: 1,
-        finishFlush: constants.Z_SYNC_FLUSH,
-      })
-      parts.push({ deflated })
-      total += deflated.length
+    if (start > from) {
+      const written = deflater.deflateInto(data.subarray(from, start), out, put, limit - put, 'flush')
+      if (written === undefined) return undefined
+      put += written
     }
     const stored = data.subarray(start, end)
-    parts.push({ stored })
-    total += stored.length + STORED_HEADER_BYTES * Math.ceil(stored.length / STORED_BLOCK_MAX)
-    at = end
+    if (put + stored.length + STORED_HEADER_BYTES * Math.ceil(stored.length / STORED_BLOCK_MAX) > limit)
+      return undefined
+    put = putStoredBlocks(out, put, stored)
+    from = end
   }
-  const last = at < data.length ? deflateRawSync(data.subarray(at), { level: 1 }) : FINAL_EMPTY_BLOCK
-  parts.push({ deflated: last })
-  total += last.length
-  const out = new Uint8Array(total)
-  let put = 0
-  for (const part of parts) {
-    if (part.stored !== undefined) put = putStoredBlocks(out, put, part.stored)
-    else if (part.deflated !== undefined) {
-      out.set(part.deflated, put)
-      put += part.deflated.length
-    }
+  if (from < data.length) {
+    const written = deflater.deflateInto(data.subarray(from), out, put, limit - put, 'final')
+    if (written === undefined) return undefined
+    put += written
+  } else {
+    if (put + FINAL_EMPTY_BLOCK.length > limit) return undefined
+    out.set(FINAL_EMPTY_BLOCK, put)
+    put += FINAL_EMPTY_BLOCK.length
   }
-  return out
+  return put - at
 }
 
 export interface StoredChunk {
@@ -146,21 +152,51 @@ export interface StoredChunk {
   readonly bytes: Uint8Array
 }
 
-/** Compresses a chunk when that pays, else keeps it raw. */
-export function encodeChunk(data: Uint8Array, compression: 'deflate' | 'none' = 'deflate'): StoredChunk {
-  const raw: StoredChunk = { codec: CODEC_RAW, bytes: data }
-  if (compression === 'none' || data.length === 0) return raw
+/** A chunk's stored form as written into a caller's buffer: its codec and length. */
+export interface StoredForm {
+  readonly codec: Codec
+  readonly length: number
+}
+
+/**
+ * Writes a chunk's stored form into `out` at `at`, which must have room for `data.length` bytes
+ * (a raw chunk is copied there): deflated when that saves at least 10%, else raw. Deflate stops
+ * as soon as its output passes that mark.
+ */
+export function encodeChunkInto(
+  data: Uint8Array,
+  out: Uint8Array,
+  at: number,
+  compression: 'deflate' | 'none' = 'deflate',
+): StoredForm {
+  if (at + data.length > out.length)
+    throw new CairnError('OUT_OF_RANGE', `no room for a ${String(data.length)}-byte chunk at ${String(at)}`, {
+      op: 'chunk.encode',
+    })
+  const raw = (): StoredForm => {
+    out.set(data, at)
+    return { codec: CODEC_RAW, length: data.length }
+  }
+  if (compression === 'none' || data.length === 0) return raw()
   const runs = randomRuns(data)
   let random = 0
   for (let i = 0; i < runs.length; i += 2) random += (runs[i + 1] as number) - (runs[i] as number)
   // Stored blocks alone would keep these bytes: when that already misses the mark, deflate nothing.
-  if (random > data.length * WORTHWHILE_RATIO) return raw
-  let packed: Uint8Array
-  if (runs.length === 0) {
-    const whole = deflateRawSync(data, { level: 1 })
-    packed = new Uint8Array(whole.buffer, whole.byteOffset, whole.length)
-  } else packed = deflateAround(data, runs)
-  return packed.length <= data.length * WORTHWHILE_RATIO ? { codec: CODEC_DEFLATE, bytes: packed } : raw
+  if (random > data.length * WORTHWHILE_RATIO) return raw()
+  const room = Math.floor(data.length * WORTHWHILE_RATIO)
+  const written =
+    runs.length === 0
+      ? pieceDeflater().deflateInto(data, out, at, room, 'final')
+      : deflateAround(data, runs, out, at, room)
+  return written === undefined ? raw() : { codec: CODEC_DEFLATE, length: written }
+}
+
+/** Compresses a chunk when that pays, else keeps it raw (the chunk itself, not a copy). */
+export function encodeChunk(data: Uint8Array, compression: 'deflate' | 'none' = 'deflate'): StoredChunk {
+  const out = new Uint8Array(data.length)
+  const form = encodeChunkInto(data, out, 0, compression)
+  if (form.codec === CODEC_RAW) return { codec: CODEC_RAW, bytes: data }
+  return { codec: form.codec, bytes: out.subarray(0, form.length) }
 }
 
 /**

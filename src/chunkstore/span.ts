@@ -17,7 +17,7 @@ import type { ChunkId } from '../core/ids.js'
 import { computeChunkId } from './chunk-id.js'
 import { findCut } from './chunker.js'
 import type { ChunkingParams } from './chunker.js'
-import { encodeChunk } from './codec.js'
+import { encodeChunkInto } from './codec.js'
 import { isEntryReader } from './source.js'
 import type { EntryReader } from './source.js'
 import type { Codec } from './codec.js'
@@ -199,26 +199,27 @@ export interface EncodedRanges {
   readonly out: Uint8Array
 }
 
+/** Where a thread encodes a span's chunks before they are copied out in one piece (kept for reuse). */
+let scratch = new Uint8Array(0)
+
 /** Encodes `ranges` (start, end pairs) of `bytes`, copying every stored form into one new buffer. */
 export function encodeRanges(
   bytes: Uint8Array,
   ranges: readonly number[],
   compression: 'deflate' | 'none',
 ): EncodedRanges {
+  let rawTotal = 0
+  for (let i = 0; i < ranges.length; i += 2) rawTotal += (ranges[i + 1] ?? 0) - (ranges[i] ?? 0)
+  // No stored form is longer than its chunk, so the chunks' length bounds them all.
+  if (scratch.length < rawTotal) scratch = new Uint8Array(Math.max(rawTotal, scratch.length * 2))
   const codecs: Codec[] = []
-  const forms: Uint8Array[] = []
-  let total = 0
-  for (let i = 0; i < ranges.length; i += 2) {
-    const stored = encodeChunk(bytes.subarray(ranges[i] ?? 0, ranges[i + 1] ?? 0), compression)
-    codecs.push(stored.codec)
-    forms.push(stored.bytes)
-    total += stored.bytes.length
-  }
-  const out = new Uint8Array(total)
+  const lengths: number[] = []
   let at = 0
-  for (const form of forms) {
-    out.set(form, at)
+  for (let i = 0; i < ranges.length; i += 2) {
+    const form = encodeChunkInto(bytes.subarray(ranges[i] ?? 0, ranges[i + 1] ?? 0), scratch, at, compression)
+    codecs.push(form.codec)
+    lengths.push(form.length)
     at += form.length
   }
-  return { codecs, lengths: forms.map((form) => form.length), out }
+  return { codecs, lengths, out: scratch.slice(0, at) }
 }

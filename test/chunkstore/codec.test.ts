@@ -8,6 +8,7 @@ import {
   CODEC_RAW,
   decodeChunk,
   encodeChunk,
+  encodeChunkInto,
   randomRuns,
   windowDistinct,
 } from '../../src/chunkstore/codec.js'
@@ -80,6 +81,24 @@ describe('chunk codec', () => {
           if (stored.codec === CODEC_DEFLATE) expectBytes(inflateSync(stored.bytes), data, 'fflate')
         },
       ),
+    )
+  })
+
+  it('property: a chunk encoded into a shared buffer lands at its offset and leaves the rest alone', () => {
+    fc.assert(
+      fc.property(mixedChunk, fc.nat(100), (data, at) => {
+        const out = new Uint8Array(at + data.length + 50).fill(0xa5)
+        const form = encodeChunkInto(data, out, at)
+        expect([CODEC_RAW, CODEC_DEFLATE]).toContain(form.codec)
+        expect(form.length).toBeLessThanOrEqual(data.length)
+        expect(out.subarray(0, at).every((byte) => byte === 0xa5)).toBe(true)
+        expect(out.subarray(at + data.length).every((byte) => byte === 0xa5)).toBe(true)
+        expectBytes(decodeChunk(form.codec, out.subarray(at, at + form.length), data.length, 'test'), data)
+      }),
+    )
+    // Room for the stored form is not enough: a raw chunk must fit too.
+    expect(() => encodeChunkInto(text(100), new Uint8Array(text(100).length - 1), 0)).toThrow(
+      expect.objectContaining({ code: 'OUT_OF_RANGE' }),
     )
   })
 
