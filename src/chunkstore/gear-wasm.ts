@@ -12,8 +12,8 @@ import { findCut, GEAR } from './chunker.js'
 import type { ChunkingParams } from './chunker.js'
 import { GEAR_WASM_BASE64 } from './gear-wasm-bytes.js'
 
-/** Where the bytes start in the module's memory: the gear table comes first. */
-const DATA_OFFSET = 1024
+/** Where the bytes start in the module's memory: the gear table and the probe's table come first. */
+const DATA_OFFSET = 2048
 const PAGE_BYTES = 65536
 
 /** The little of the WebAssembly API used here (the project's lib has no DOM types). */
@@ -36,14 +36,18 @@ type CutExport = (
   maskL: number,
 ) => number
 
+type DistinctExport = (start: number, end: number) => number
+
 export class WasmCutter {
   readonly #memory: WasmMemory
   readonly #cut: CutExport
+  readonly #distinct: DistinctExport
   #loaded = 0
 
-  constructor(memory: WasmMemory, cut: CutExport) {
+  constructor(memory: WasmMemory, cut: CutExport, distinct: DistinctExport) {
     this.#memory = memory
     this.#cut = cut
+    this.#distinct = distinct
     // WebAssembly reads little-endian whatever the host: the table is written so (review found
     // big-endian hosts would cut elsewhere).
     const table = new DataView(memory.buffer, 0, 1024)
@@ -71,6 +75,19 @@ export class WasmCutter {
     const { minSize, avgSize, maxSize, maskS, maskL } = params
     return this.#cut(start, end, minSize, avgSize, maxSize, maskS, maskL)
   }
+
+  /**
+   * How many distinct values the loaded bytes `start, start + 3, ...` below `end` take: the codec's
+   * probe (codec.ts `windowDistinct`), the same count.
+   */
+  distinct(start: number, end: number): number {
+    if (!(start >= 0 && start <= end && end <= this.#loaded)) {
+      throw new RangeError(
+        `window [${String(start)}, ${String(end)}) outside ${String(this.#loaded)} loaded bytes`,
+      )
+    }
+    return this.#distinct(start, end)
+  }
 }
 
 function findFixed(start: number, end: number, params: ChunkingParams): number {
@@ -93,6 +110,10 @@ function instantiate(): WasmCutter | null {
   if (wasm === undefined || process.env['CAIRN_CDC'] === 'js') return null
   const module = new wasm.Module(Buffer.from(GEAR_WASM_BASE64, 'base64'))
   const instance = new wasm.Instance(module, {})
-  const { memory, cut } = instance.exports as { memory: WasmMemory; cut: CutExport }
-  return new WasmCutter(memory, cut)
+  const { memory, cut, distinct } = instance.exports as {
+    memory: WasmMemory
+    cut: CutExport
+    distinct: DistinctExport
+  }
+  return new WasmCutter(memory, cut, distinct)
 }

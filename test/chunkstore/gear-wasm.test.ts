@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { createRng } from '../../src/adapters/sim/rng.js'
 import { loadChunkHasher } from '../../src/chunkstore/chunk-id.js'
 import { findCut, parseChunking } from '../../src/chunkstore/chunker.js'
+import { randomRuns, windowDistinct } from '../../src/chunkstore/codec.js'
 import { wasmCutter } from '../../src/chunkstore/gear-wasm.js'
 import type { WasmCutter } from '../../src/chunkstore/gear-wasm.js'
 import { GEAR_WASM_BASE64 } from '../../src/chunkstore/gear-wasm-bytes.js'
@@ -107,6 +108,64 @@ describe('the WebAssembly cut search', () => {
     expect(() => wasm.findCut(50, 40, params)).toThrow(RangeError)
     expect(() => wasm.findCut(-1, 10, params)).toThrow(RangeError)
     expect(wasm.findCut(0, 100, params)).toBe(100)
+  })
+
+  it('property: counts the distinct bytes of a window as windowDistinct does, and finds the same random runs', () => {
+    const wasm = cutter()
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          textured,
+          fc.nat(40_000).map((n) => createRng(n + 1).bytes(n)),
+        ),
+        fc.nat(),
+        (data, a) => {
+          wasm.load(data)
+          const start = data.length === 0 ? 0 : a % data.length
+          const end = Math.min(data.length, start + 1024)
+          expect(wasm.distinct(start, end)).toBe(windowDistinct(data, start))
+          expect(randomRuns(data, wasm)).toEqual(randomRuns(data, null))
+        },
+      ),
+      { numRuns: Number(process.env['FC_NUM_RUNS'] ?? 300) },
+    )
+  })
+
+  it('starts its table afresh when the window stamps wrap', () => {
+    // The project's lib has no WebAssembly types: the little used here.
+    interface Wasm {
+      readonly Module: new (bytes: Uint8Array) => object
+      readonly Instance: new (module: object, imports: object) => { readonly exports: object }
+    }
+    const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly
+    const instance = new wasm.Instance(new wasm.Module(Buffer.from(GEAR_WASM_BASE64, 'base64')), {})
+    const exports = instance.exports as {
+      memory: { buffer: ArrayBuffer }
+      window: { value: number }
+      distinct: (start: number, end: number) => number
+    }
+    const load = (bytes: Uint8Array) => {
+      new Uint8Array(exports.memory.buffer, 2048, bytes.length).set(bytes)
+    }
+    // Every value seen in window 1; then the stamps wrap, and window 1's marks must not count.
+    const every = Uint8Array.from({ length: 768 }, (_, i) => i % 256)
+    load(every)
+    expect(exports.distinct(0, 768)).toBe(256)
+    exports.window.value = -1
+    load(new Uint8Array(768).fill(7))
+    expect(exports.distinct(0, 768)).toBe(1)
+    // The window after the wrap must not take window 1's marks of 8, 9 and 10 for its own (a
+    // period of 4, so every third byte meets all four values).
+    load(Uint8Array.from({ length: 768 }, (_, i) => 7 + (i % 4)))
+    expect(exports.distinct(0, 768)).toBe(4)
+  })
+
+  it('refuses windows outside the bytes loaded', () => {
+    const wasm = cutter()
+    wasm.load(new Uint8Array(100))
+    expect(() => wasm.distinct(0, 101)).toThrow(RangeError)
+    expect(() => wasm.distinct(60, 50)).toThrow(RangeError)
+    expect(wasm.distinct(0, 100)).toBe(1)
   })
 
   it('is exactly gear.wat assembled (npm run build:wasm writes it)', async () => {
