@@ -3,7 +3,8 @@
  *
  * A deterministic "database file" (bench/versioned-file.ts) is written version by version to
  * one path; after each write, cairn's chunk store, `restic backup` and `borg create` each store
- * it (all three read it from the page cache). Figures: ingest MB/s (first version, later ones),
+ * it (all three read it from the page cache). Figures: ingest MB/s (the first version in rounds
+ * of its own, bench/first-version.ts; the later ones in turn),
  * bytes stored (first version, all later ones together) against the ideal (bytes actually
  * changed, and those deflated), restore MB/s of the latest version, peak RSS against the entry
  * size (a child process per size), and node:zlib against fflate on the same pages.
@@ -29,6 +30,8 @@ import { wasmCutter } from '../src/chunkstore/gear-wasm.js'
 import type { BenchOptions, BenchResult, Table } from './lib.js'
 import { commandWorks, runCommand, settleDisk } from './commands.js'
 import { dirBytes, fmt, fmtRatio, now, withTempDir } from './lib.js'
+import { CAIRN_ROWS, firstVersionFigures, firstVersionRounds } from './first-version.js'
+import type { FirstVersionRounds, PeerRound } from './first-version.js'
 import { versionedFile } from './versioned-file.js'
 import type { VersionPlan } from './versioned-file.js'
 
@@ -55,9 +58,7 @@ type Tool = 'cairn' | 'cairn, from a Readable stream' | 'restic' | 'borg'
 const STREAM: Tool = 'cairn, from a Readable stream'
 
 interface ToolRun {
-  firstMs: number
   laterMs: number
-  firstLogical: number
   laterLogical: number
   storedAfterFirst: number
   storedAfterAll: number
@@ -143,9 +144,7 @@ async function cairnRestore(store: ChunkStore, chunks: readonly ChunkRef[], out:
 
 function emptyRun(): ToolRun {
   return {
-    firstMs: 0,
     laterMs: 0,
-    firstLogical: 0,
     laterLogical: 0,
     storedAfterFirst: 0,
     storedAfterAll: 0,
@@ -166,7 +165,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     ...peers.map((p): [Tool, ToolRun] => [p, emptyRun()]),
   ])
   let ideal = { first: 0, firstCompressed: 0, later: 0, laterCompressed: 0 }
-  let singleThread: { ms: number; bytes: number } | undefined
+  let first: FirstVersionRounds | undefined
+  let firstBytes = 0
   let codec: ReturnType<typeof codecFigures> | undefined
   let limits: ReturnType<typeof coreFigures> | undefined
 
@@ -195,8 +195,6 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       latest = ingest.chunks
       latestBytes = version.bytes.length
       if (first) {
-        cairn.firstMs = ingest.ms
-        cairn.firstLogical = version.bytes.length
         cairn.storedAfterFirst = dirBytes(join(cairnDir, 'objects'))
         ideal = { ...ideal, first: version.changedBytes, firstCompressed: version.changedCompressedBytes }
         codec = codecFigures(version.bytes.subarray(0, 32 << 20))
@@ -211,10 +209,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       await settleDisk()
       const streamed = await cairnIngest(streamStore, file, 'stream')
       const streamRun = runs.get(STREAM) as ToolRun
-      if (first) {
-        streamRun.firstMs = streamed.ms
-        streamRun.firstLogical = version.bytes.length
-      } else {
+      if (!first) {
         streamRun.laterMs += streamed.ms
         streamRun.laterLogical += version.bytes.length
       }
@@ -226,8 +221,6 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         const ms = await driver.backup(srcDir)
         const r = runs.get(tool) as ToolRun
         if (first) {
-          r.firstMs = ms
-          r.firstLogical = version.bytes.length
           r.storedAfterFirst = dirBytes(driver.repo)
         } else {
           r.laterMs += ms
@@ -253,17 +246,19 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       r.restoreMs = await driver.restore(join(dir, `${tool}-restored`))
       r.restoreBytes = latestBytes
     }
-    // The same first version on one thread: what the worker pool is worth.
-    const oneDir = join(dir, 'cairn-1')
-    mkdirSync(oneDir)
-    const one = await cairnStore(oneDir, 0)
+    // The first version again, in rounds: every way into a fresh store or repository, in turn.
     const firstVersion = versionedFile(plan).next()
     if (firstVersion.done !== true) {
       writeFileSync(file, firstVersion.value.bytes)
-      await settleDisk()
-      singleThread = { ms: (await cairnIngest(one, file)).ms, bytes: firstVersion.value.bytes.length }
+      const peerRounds = new Map<string, PeerRound>(
+        peers.map((tool) => [
+          tool,
+          { backupMs: async (roundDir) => (await peer(tool, roundDir)).backup(srcDir) },
+        ]),
+      )
+      first = await firstVersionRounds(dir, file, options.full ? 5 : 3, peerRounds, progress)
+      firstBytes = firstVersion.value.bytes.length
     }
-    await one.close()
   })
 
   const rss = []
@@ -271,7 +266,15 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     rss.push(await withTempDir(`${NAME}-rss`, (dir) => Promise.resolve(measureRss(dir, bytes))))
     progress(`rss: ${fmt(bytes / MB)} MB entry`)
   }
-  return report(plan, runs, ideal, singleThread, rss, codec, limits)
+  return report(
+    plan,
+    runs,
+    ideal,
+    first === undefined ? undefined : { rounds: first, bytes: firstBytes },
+    rss,
+    codec,
+    limits,
+  )
 }
 
 function measureRss(dir: string, bytes: number): { bytes: number; maxRss: number; putMs: number } {
@@ -351,7 +354,7 @@ function report(
   plan: VersionPlan,
   runs: Map<Tool, ToolRun>,
   ideal: { first: number; firstCompressed: number; later: number; laterCompressed: number },
-  singleThread: { ms: number; bytes: number } | undefined,
+  first: { rounds: FirstVersionRounds; bytes: number } | undefined,
   rss: { bytes: number; maxRss: number; putMs: number }[],
   codec: ReturnType<typeof codecFigures> | undefined,
   limits: ReturnType<typeof coreFigures> | undefined,
@@ -360,15 +363,22 @@ function report(
   const restic = runs.get('restic')
   const vs = (value: number, peerValue: number | undefined) =>
     peerValue === undefined || !Number.isFinite(peerValue) ? '-' : fmtRatio(value / peerValue)
+  /** A first version's MB/s (median of the rounds), and its speed against restic's round by round. */
+  const firstMbps = (row: string) =>
+    first === undefined ? NaN : mbps(first.bytes, firstVersionFigures(first.rounds, row, 'restic').ms)
+  const firstVs = (row: string) => {
+    const ratio = first === undefined ? undefined : firstVersionFigures(first.rounds, row, 'restic').ratio
+    if (ratio === undefined || row === 'restic')
+      return row === 'restic' && ratio !== undefined ? '1.00×' : '-'
+    return `${fmtRatio(ratio.median)} (${fmtRatio(ratio.min)}–${fmtRatio(ratio.max)})`
+  }
   const ingestRows: string[][] = []
   const storedRows: string[][] = []
   const restoreRows: string[][] = []
   for (const [tool, r] of runs) {
-    const first = mbps(r.firstLogical, r.firstMs)
     const later = mbps(r.laterLogical, r.laterMs)
-    const rFirst = restic === undefined ? undefined : mbps(restic.firstLogical, restic.firstMs)
     const rLater = restic === undefined ? undefined : mbps(restic.laterLogical, restic.laterMs)
-    ingestRows.push([tool, fmt(first), fmt(later), vs(first, rFirst), vs(later, rLater)])
+    ingestRows.push([tool, fmt(firstMbps(tool)), fmt(later), firstVs(tool), vs(later, rLater)])
     // The stream row stores the same chunks and is not restored: ingest only.
     if (tool === STREAM) continue
     const laterStored = r.storedAfterAll - r.storedAfterFirst
@@ -387,14 +397,9 @@ function report(
       vs(restore, restic === undefined ? undefined : mbps(restic.restoreBytes, restic.restoreMs)),
     ])
   }
-  if (singleThread !== undefined)
-    ingestRows.push([
-      'cairn, 1 thread (workers: 0)',
-      fmt(mbps(singleThread.bytes, singleThread.ms)),
-      '-',
-      '-',
-      '-',
-    ])
+  const oneThread = CAIRN_ROWS['one thread']
+  if (first !== undefined)
+    ingestRows.push([oneThread, fmt(firstMbps(oneThread)), '-', firstVs(oneThread), '-'])
   storedRows.push([
     'ideal (bytes changed)',
     fmt(ideal.first / MB, 1),
@@ -459,7 +464,7 @@ function report(
     })
   }
   if (codec !== undefined && limits !== undefined) {
-    const rFirst = restic === undefined ? undefined : mbps(restic.firstLogical, restic.firstMs)
+    const rFirst = restic === undefined ? undefined : firstMbps('restic')
     const rRestore = restic === undefined ? undefined : mbps(restic.restoreBytes, restic.restoreMs)
     tables.push({
       title:
@@ -495,18 +500,28 @@ function report(
     name: NAME,
     summary:
       `cairn's chunk store on a versioned ${fmt(plan.baseBytes / MB)} MB file: first version ` +
-      `${fmt(mbps(cairn.firstLogical, cairn.firstMs))} MB/s, later versions ${fmt(mbps(cairn.laterLogical, cairn.laterMs))} MB/s, ` +
+      `${fmt(firstMbps('cairn'))} MB/s, later versions ${fmt(mbps(cairn.laterLogical, cairn.laterMs))} MB/s, ` +
       `restore ${fmt(mbps(cairn.restoreBytes, cairn.restoreMs))} MB/s` +
       (restic === undefined ? ' (restic not installed: no ratios)' : ''),
     tables,
     notes: [
       'Every tool reads the same file from the page cache; before each timed run (every ingest, every restore) the disk is settled with sync(1), so no tool pays in its own fsyncs for the version just written or the repository the tool before it wrote. Times are wall clock for the whole command (restic and borg include their process start, ~0.1 s).',
+      `First version: ${String(first?.rounds.ms.get('cairn')?.length ?? 0)} rounds; in each, every row stores the file once, in turn, into a store or repository of its own holding nothing yet. MB/s is the median over the rounds; "first vs restic" the median of the rounds' own ratios, with their range. cairn runs in a plain node process on the compiled engine (dist/, built by npm run bench), its store opened and its worker threads loaded before the clock starts (store.warm(): an embedding application's store is open long before its big writes); the clock stops once flush() has made the chunks durable. Later versions: the versions after it, one after another into the same store (in the bench's own process) and repository.`,
       'cairn restores as `cairn restore` writes a file: each chunk decoded, checked against its id and written at its place in a new file by the worker threads (`writeEntryToFile`).',
-      "cairn reads the file by its path, as restic and borg do: `putEntry(fileEntry(path))` reads it straight into the chunk store's buffers. The stream row is the same versions given as `fs.createReadStream(path)` (1 MiB pieces, each copied out of the stream's own buffer), into a second store, right after.",
-      'cairn: 16 KiB average FastCDC chunks (cut in WebAssembly), deflate level 1 around the windows that look random (stored as they are), 16 MiB packs, fsynced, LMDB index cache, worker threads loaded before the first version (store.warm()); restic 0.14: ~1.5 MiB chunks, zstd auto, AES-256 + Poly1305; borg 1.2: ~2 MiB chunks, lz4, no encryption.',
+      "cairn reads the file by its path, as restic and borg do: `putEntry(fileEntry(path))` reads it straight into the chunk store's buffers. The stream row is the same versions given as `fs.createReadStream(path)` (1 MiB pieces, each copied out of the stream's own buffer), into a second store, right after; the 1-thread row is the first version with `workers: 0` (what the worker threads are worth).",
+      'cairn: 16 KiB average FastCDC chunks (cut in WebAssembly), deflate level 1 around the windows that look random (stored as they are), 16 MiB packs, fsynced, LMDB index cache, worker threads loaded before the clock starts (store.warm()); restic 0.14: ~1.5 MiB chunks, zstd auto, AES-256 + Poly1305; borg 1.2: ~2 MiB chunks, lz4, no encryption.',
       'Stored bytes: the repository directory (packs, indexes, snapshots, for cairn packs and index objects; caches excluded). "ideal": bytes each version actually wrote (rewrites, inserts, the append).',
       'Peak RSS: maxRSS of a child process that streams a generated entry into the store and reads it back.',
     ],
-    raw: { plan, runs: Object.fromEntries(runs), ideal, singleThread, rss, codec, limits },
+    raw: {
+      plan,
+      runs: Object.fromEntries(runs),
+      firstVersion:
+        first === undefined ? undefined : { bytes: first.bytes, ms: Object.fromEntries(first.rounds.ms) },
+      ideal,
+      rss,
+      codec,
+      limits,
+    },
   }
 }
