@@ -50,7 +50,9 @@ const FULL: VersionPlan = {
   shiftSites: 20,
   appendBytes: 1 << 20,
 }
-const RSS_SIZES = { quick: [256 << 20, 1024 << 20], full: [256 << 20, 4096 << 20] }
+const MIB = 2 ** 20
+// Multiplied, not shifted: `4096 << 20` is 0 in 32-bit JavaScript (the --full row once measured nothing).
+const RSS_SIZES = { quick: [256 * MIB, 1024 * MIB], full: [256 * MIB, 4096 * MIB] }
 const MB = 1e6
 
 /** cairn reads the file by its path (fileEntry), as restic and borg do; the stream row feeds it a Readable. */
@@ -285,7 +287,14 @@ function measureRss(dir: string, bytes: number): { bytes: number; maxRss: number
       encoding: 'utf8',
     },
   )
-  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { bytes: number; maxRss: number; putMs: number }
+  const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+    bytes: number
+    maxRss: number
+    putMs: number
+  }
+  if (result.bytes !== bytes || !(result.putMs > 0))
+    throw new Error(`the RSS child stored ${String(result.bytes)} bytes, not ${String(bytes)}: ${out}`)
+  return result
 }
 
 /** node:zlib against fflate, deflate level 1 and inflate, on 1 MiB pieces of `sample`. */
