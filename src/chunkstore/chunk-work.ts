@@ -16,7 +16,7 @@ import type { ChunkingParams } from './chunker.js'
 import { isCodec } from './codec.js'
 import type { StoredChunk } from './codec.js'
 import type { IndexEntry } from './index-object.js'
-import { decodeRun } from './read-entry.js'
+import { decodeRun, decodeRunInScratch } from './read-entry.js'
 import { placeRun } from './read-to-file.js'
 import { cutSpan, encodeRanges } from './span.js'
 import type { EncodedRanges, Span, SpanCuts } from './span.js'
@@ -150,7 +150,7 @@ export function inlineChunkWork(): ChunkWork {
       return Promise.resolve(decodeRun(bytes, entries, base))
     },
     check(bytes, entries, base) {
-      decodeRun(bytes, entries, base)
+      decodeRunInScratch(bytes, entries, base)
       return Promise.resolve()
     },
     place(bytes, entries, base, targets, fd) {

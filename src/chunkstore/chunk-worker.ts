@@ -8,7 +8,7 @@ import { parentPort } from 'node:worker_threads'
 import { isCairnError } from '../core/errors.js'
 import { loadChunkHasher } from './chunk-id.js'
 import { handOver } from './hand-over.js'
-import { decodeRun } from './read-entry.js'
+import { decodeRun, decodeRunInScratch } from './read-entry.js'
 import { placeRun } from './read-to-file.js'
 import { cutSpan, encodeRanges } from './span.js'
 import type { WorkReply, WorkRequest } from './chunk-work.js'
@@ -29,7 +29,7 @@ port.on('message', (request: WorkRequest) => {
       if (request.op === 'cut') {
         reply = { job: request.job, cuts: cutSpan(request.span, request.params) }
       } else if (request.op === 'check') {
-        decodeRun(request.bytes, request.entries, request.base)
+        decodeRunInScratch(request.bytes, request.entries, request.base)
         reply = { job: request.job, checked: request.entries.length }
       } else if (request.op === 'place') {
         const placed = placeRun(request.bytes, request.entries, request.base, request.targets, request.fd)

@@ -18,13 +18,13 @@
  * window. A chunk that is random throughout is stored raw without deflate ever seeing it.
  * Whatever the path, deflated bytes are kept only when they save at least 10%, and deflate writes
  * straight into the caller's buffer, stopping as soon as it passes that mark (deflater.ts: one zlib
- * stream per thread, reset between pieces, not a new one per piece). Decoding refuses,
- * before allocating more than the recorded raw length, any stored chunk that would inflate past
- * it: `CORRUPT_OBJECT`.
+ * stream per thread, reset between pieces, not a new one per piece). Decoding works the same
+ * way (inflater.ts) and refuses, without allocating past the recorded raw length, any stored
+ * chunk that would inflate past it: `CORRUPT_OBJECT`.
  */
-import { inflateRawSync } from 'node:zlib'
 import { CairnError } from '../core/errors.js'
 import { pieceDeflater } from './deflater.js'
+import { chunkInflater } from './inflater.js'
 import { wasmCutter } from './gear-wasm.js'
 import type { WasmCutter } from './gear-wasm.js'
 
@@ -207,32 +207,43 @@ export function encodeChunk(data: Uint8Array, compression: 'deflate' | 'none' = 
 }
 
 /**
- * The chunk's raw bytes. `rawLength` comes from the pack footer; a stored chunk that decodes to
- * any other length, or is not valid for its codec, is `CORRUPT_OBJECT` naming `where`.
+ * Decodes a stored chunk into `out` at `at` (room for `rawLength` bytes, and one more spares a
+ * copy). `rawLength` comes from the pack footer; a stored chunk that decodes to any other length,
+ * or is not valid for its codec, is `CORRUPT_OBJECT` naming `where`, and what stands in those
+ * bytes of `out` is then undefined.
  */
-export function decodeChunk(codec: number, stored: Uint8Array, rawLength: number, where: string): Uint8Array {
-  const corrupt = (why: string, cause?: unknown) =>
-    new CairnError('CORRUPT_OBJECT', `chunk ${why}`, { op: 'chunk.decode', path: where, cause })
+export function decodeChunkInto(
+  codec: number,
+  stored: Uint8Array,
+  rawLength: number,
+  out: Uint8Array,
+  at: number,
+  where: string,
+): void {
+  const corrupt = (why: string) =>
+    new CairnError('CORRUPT_OBJECT', `chunk ${why}`, { op: 'chunk.decode', path: where })
+  if (at + rawLength > out.length)
+    throw new CairnError('OUT_OF_RANGE', `no room for a ${String(rawLength)}-byte chunk at ${String(at)}`, {
+      op: 'chunk.decode',
+      path: where,
+    })
   if (codec === CODEC_RAW) {
     if (stored.length !== rawLength)
       throw corrupt(`is ${String(stored.length)} bytes, its footer says ${String(rawLength)}`)
-    return stored
+    out.set(stored, at)
+    return
   }
   if (codec !== CODEC_DEFLATE) throw corrupt(`has unknown codec ${String(codec)}`)
-  let raw: Buffer
-  try {
-    // maxOutputLength stops inflation at the recorded size: a deflate bomb costs nothing. One
-    // output buffer a byte larger than the recorded size: zlib's default 16 KiB pieces, joined
-    // after, cost a copy of most chunks (measured: ~10-20% of inflate's time on 8-64 KiB chunks),
-    // and a buffer filled exactly makes node allocate a second one to look for more output.
-    raw = inflateRawSync(stored, {
-      maxOutputLength: Math.max(1, rawLength),
-      chunkSize: Math.max(64, rawLength + 1),
-    })
-  } catch (error) {
-    throw corrupt('does not inflate within its recorded length', error)
-  }
-  if (raw.length !== rawLength)
-    throw corrupt(`inflates to ${String(raw.length)} bytes, its footer says ${String(rawLength)}`)
-  return new Uint8Array(raw.buffer, raw.byteOffset, raw.length)
+  // Never past the recorded length: a deflate bomb costs nothing (inflater.ts).
+  const problem = chunkInflater().inflateInto(stored, out, at, rawLength)
+  if (problem !== undefined) throw corrupt(`${problem}, its footer says ${String(rawLength)} bytes`)
+}
+
+/** The chunk's raw bytes (a raw chunk's are `stored` itself); errors as `decodeChunkInto`'s. */
+export function decodeChunk(codec: number, stored: Uint8Array, rawLength: number, where: string): Uint8Array {
+  if (codec === CODEC_RAW && stored.length === rawLength) return stored
+  // One byte to spare: the inflater tells a stream that ends from one that goes on without a copy.
+  const out = new Uint8Array(rawLength + 1)
+  decodeChunkInto(codec, stored, rawLength, out, 0, where)
+  return out.subarray(0, rawLength)
 }

@@ -4,36 +4,17 @@
  *
  * Why not `deflateRawSync` per piece: each call builds a zlib stream and frees it. A chunk's
  * pieces are small (8 KiB is typical on the chunk-store bench's database file, whose random pages
- * split its chunks), and that set-up was ~10% of a first version's encoding there. A reset stream
- * gives the same bytes: the tests hold the output to fresh `deflateRawSync` calls.
+ * split its chunks), and that set-up was ~14% of a first version's encoding there. A reset stream
+ * may choose another match than a fresh one where what an earlier piece left in its window
+ * steers it, so the bytes can differ slightly; they inflate to the same piece (the tests hold
+ * every piece to that, whatever came before it on the stream).
  *
- * The stream's handle is reached through node:zlib's own fields (`_handle`, `_writeState`: what
- * its synchronous functions use). Where a Node lacks them, every piece goes through
- * `deflateRawSync` instead, so nothing but speed depends on them.
+ * The stream's handle comes from zlib-handle.ts; where this Node lacks it, every piece goes
+ * through `deflateRawSync` instead.
  */
 import { constants, createDeflateRaw, deflateRawSync } from 'node:zlib'
-import type { DeflateRaw } from 'node:zlib'
-
-/** What node:zlib's native handle offers its synchronous path. */
-interface ZlibHandle {
-  writeSync(
-    flush: number,
-    input: Uint8Array,
-    inputOffset: number,
-    inputLength: number,
-    output: Uint8Array,
-    outputOffset: number,
-    outputLength: number,
-  ): void
-  reset(): void
-}
-
-/** A zlib stream's handle and the array it reports room left in (output, then input). */
-interface Reused {
-  readonly stream: DeflateRaw
-  readonly handle: ZlibHandle
-  readonly state: Uint32Array
-}
+import { reusableStream } from './zlib-handle.js'
+import type { ReusableStream } from './zlib-handle.js'
 
 /** How a piece ends: flushed to a byte boundary (more pieces follow) or the stream's end. */
 export type PieceEnd = 'flush' | 'final'
@@ -46,31 +27,15 @@ export interface PieceDeflater {
   deflateInto(input: Uint8Array, out: Uint8Array, at: number, room: number, end: PieceEnd): number | undefined
 }
 
-function hasHandle(value: unknown): value is ZlibHandle {
-  if (typeof value !== 'object' || value === null) return false
-  const fields = value as Partial<Record<keyof ZlibHandle, unknown>>
-  return typeof fields.writeSync === 'function' && typeof fields.reset === 'function'
-}
-
-/** The stream's handle, when this Node's zlib has the fields its synchronous path uses. */
-function reuse(): Reused | undefined {
-  const stream = createDeflateRaw({ level: 1 })
-  // A failing handle destroys its stream with an error event: never let that one go unheard.
-  stream.on('error', () => undefined)
-  const fields = stream as unknown as { _handle?: unknown; _writeState?: unknown }
-  const state = fields._writeState
-  const handle = fields._handle
-  if (!hasHandle(handle) || !(state instanceof Uint32Array) || state.length < 2) {
-    stream.destroy()
-    return undefined
-  }
-  return { stream, handle, state }
+/** A deflate stream's handle, where this Node allows. */
+function reuse(): ReusableStream | undefined {
+  return reusableStream(createDeflateRaw({ level: 1 }))
 }
 
 class ReusedDeflater implements PieceDeflater {
-  #reused: Reused | undefined
+  #reused: ReusableStream | undefined
 
-  constructor(reused: Reused) {
+  constructor(reused: ReusableStream) {
     this.#reused = reused
   }
 

@@ -13,7 +13,7 @@ import { parsePackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import { randomBytes } from 'node:crypto'
 import { computeChunkId } from './chunk-id.js'
-import { decodeChunk } from './codec.js'
+import { decodeChunk, decodeChunkInto } from './codec.js'
 import { decodeIndexObject, encodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
 import { PACK_TRAILER_BYTES, decodePackFooter, decodePackTrailer } from './pack.js'
@@ -161,7 +161,24 @@ export async function readPackRange(
 /** A stored chunk decoded and checked against its id: `CORRUPT_OBJECT` naming pack and offset. */
 export function checkStoredChunk(entry: IndexEntry, stored: Uint8Array): Uint8Array {
   const where = `${packKey(entry.packId)}@${String(entry.offset)}`
-  const raw = decodeChunk(entry.codec, stored, entry.rawLength, where)
+  return checkRaw(entry, decodeChunk(entry.codec, stored, entry.rawLength, where), where)
+}
+
+/**
+ * `checkStoredChunk`, decoding into `out` at `at` (see `decodeChunkInto`): the chunk's view there.
+ */
+export function checkStoredChunkInto(
+  entry: IndexEntry,
+  stored: Uint8Array,
+  out: Uint8Array,
+  at: number,
+): Uint8Array {
+  const where = `${packKey(entry.packId)}@${String(entry.offset)}`
+  decodeChunkInto(entry.codec, stored, entry.rawLength, out, at, where)
+  return checkRaw(entry, out.subarray(at, at + entry.rawLength), where)
+}
+
+function checkRaw(entry: IndexEntry, raw: Uint8Array, where: string): Uint8Array {
   if (computeChunkId(raw) !== entry.chunkId) {
     throw new CairnError('CORRUPT_OBJECT', `chunk ${entry.chunkId.slice(0, 8)} does not hash to its id`, {
       op: 'chunk.read',

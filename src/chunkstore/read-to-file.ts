@@ -29,7 +29,7 @@ import {
   AHEAD_RAW_BYTES,
   AHEAD_WINDOWS,
   Gate,
-  decodeRun,
+  decodeRunInScratch,
   planReads,
   windowsOf,
 } from './read-entry.js'
@@ -106,7 +106,8 @@ export function placeRun(
   targets: readonly number[],
   fd: number,
 ): number {
-  const raws = decodeRun(bytes, entries, base)
+  // Written out below, before the next get is decoded on this thread: no buffer of their own.
+  const raws = decodeRunInScratch(bytes, entries, base)
   const pieces: { readonly bytes: Uint8Array; readonly at: number }[] = []
   for (let i = 0; i < targets.length; i += 4) {
     const raw = raws[targets[i] as number] as Uint8Array
