@@ -53,6 +53,7 @@ const STORED_BLOCK_MAX = 65_535
 const FINAL_EMPTY_BLOCK = Uint8Array.of(1, 0, 0, 0xff, 0xff)
 
 const seen = new Uint8Array(256)
+const EMPTY = new Uint8Array(0)
 
 /** How many distinct byte values `data[start, start + WINDOW_BYTES)` shows, every third byte. */
 export function windowDistinct(data: Uint8Array, start: number): number {
@@ -222,18 +223,19 @@ export function decodeChunkInto(
 ): void {
   const corrupt = (why: string) =>
     new CairnError('CORRUPT_OBJECT', `chunk ${why}`, { op: 'chunk.decode', path: where })
+  // What the stored bytes say is checked first: a damaged chunk is CORRUPT_OBJECT wherever it goes.
+  if (codec === CODEC_RAW && stored.length !== rawLength)
+    throw corrupt(`is ${String(stored.length)} bytes, its footer says ${String(rawLength)}`)
+  if (codec !== CODEC_RAW && codec !== CODEC_DEFLATE) throw corrupt(`has unknown codec ${String(codec)}`)
   if (at + rawLength > out.length)
     throw new CairnError('OUT_OF_RANGE', `no room for a ${String(rawLength)}-byte chunk at ${String(at)}`, {
       op: 'chunk.decode',
       path: where,
     })
   if (codec === CODEC_RAW) {
-    if (stored.length !== rawLength)
-      throw corrupt(`is ${String(stored.length)} bytes, its footer says ${String(rawLength)}`)
     out.set(stored, at)
     return
   }
-  if (codec !== CODEC_DEFLATE) throw corrupt(`has unknown codec ${String(codec)}`)
   // Never past the recorded length: a deflate bomb costs nothing (inflater.ts).
   const problem = chunkInflater().inflateInto(stored, out, at, rawLength)
   if (problem !== undefined) throw corrupt(`${problem}, its footer says ${String(rawLength)} bytes`)
@@ -242,6 +244,8 @@ export function decodeChunkInto(
 /** The chunk's raw bytes (a raw chunk's are `stored` itself); errors as `decodeChunkInto`'s. */
 export function decodeChunk(codec: number, stored: Uint8Array, rawLength: number, where: string): Uint8Array {
   if (codec === CODEC_RAW && stored.length === rawLength) return stored
+  // Anything else but a deflated chunk is refused before a buffer is made for it.
+  if (codec !== CODEC_DEFLATE) decodeChunkInto(codec, stored, rawLength, EMPTY, 0, where)
   // One byte to spare: the inflater tells a stream that ends from one that goes on without a copy.
   const out = new Uint8Array(rawLength + 1)
   decodeChunkInto(codec, stored, rawLength, out, 0, where)
