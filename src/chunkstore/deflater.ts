@@ -63,7 +63,8 @@ class ReusedDeflater implements PieceDeflater {
         space,
       )
     } finally {
-      handle.reset()
+      // A stream zlib destroyed (on an error) has no handle left to reset.
+      if (!stream.destroyed) handle.reset()
     }
     if (stream.destroyed) {
       // zlib reported an error on the stream: drop it, and let a fresh call report or redo it.
