@@ -1,7 +1,7 @@
 /**
  * Raw DEFLATE decoded straight into the caller's buffer, on one zlib stream per thread that is
  * reset between chunks, and never past the length the chunk's footer records: a chunk that would
- * inflate further is refused once it passes it, with no allocation of its own.
+ * inflate further is refused once it passes it, nothing allocated for the excess.
  *
  * Why not `inflateRawSync` per chunk: each call builds a zlib stream and a new output buffer, and
  * a restore of 268 MB in 16 KiB chunks made ~16,000 of each (page faults and GC work for every
