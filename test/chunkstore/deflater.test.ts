@@ -52,6 +52,7 @@ describe('piece deflater', () => {
             expect(Math.abs(written - fresh.length)).toBeLessThanOrEqual(Math.max(8, fresh.length * 0.01))
           }
         }),
+        { numRuns: Number(process.env['FC_NUM_RUNS'] ?? 100) },
       )
     })
 

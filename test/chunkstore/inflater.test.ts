@@ -56,6 +56,7 @@ describe('chunk inflater', () => {
             }
           },
         ),
+        { numRuns: Number(process.env['FC_NUM_RUNS'] ?? 100) },
       )
     })
 
