@@ -14,13 +14,12 @@
  * switch exists so its AES+MAC cost is included; borg: `-e none`, lz4 (its default).
  */
 import { execFileSync } from 'node:child_process'
-import { createReadStream, mkdirSync, writeFileSync } from 'node:fs'
+import { createReadStream, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { deflateSync as fflateDeflate, inflateSync as fflateInflate } from 'fflate'
 import { createFsBlobStore, createNodeVfs, fileEntry } from '../src/index.js'
 import { openChunkStore } from '../src/chunkstore/chunk-store.js'
-import { writeFile } from '../src/cli/files.js'
 import type { ChunkRef, ChunkStore } from '../src/chunkstore/chunk-store.js'
 import { openLmdbChunkIndex } from '../src/adapters/lmdb/lmdb-chunk-index.js'
 import { computeChunkId } from '../src/chunkstore/chunk-id.js'
@@ -30,8 +29,8 @@ import { wasmCutter } from '../src/chunkstore/gear-wasm.js'
 import type { BenchOptions, BenchResult, Table } from './lib.js'
 import { commandWorks, runCommand, settleDisk } from './commands.js'
 import { dirBytes, fmt, fmtRatio, now, withTempDir } from './lib.js'
-import { CAIRN_ROWS, firstVersionFigures, firstVersionRounds } from './first-version.js'
-import type { FirstVersionRounds, PeerRound } from './first-version.js'
+import { CAIRN_ROWS, cairnFirstVersion, cairnRestoreChild, roundFigures, runRounds } from './rounds.js'
+import type { CairnWay, RoundRun, RoundTimes } from './rounds.js'
 import { versionedFile } from './versioned-file.js'
 import type { VersionPlan } from './versioned-file.js'
 
@@ -64,8 +63,6 @@ interface ToolRun {
   laterLogical: number
   storedAfterFirst: number
   storedAfterAll: number
-  restoreMs: number
-  restoreBytes: number
 }
 
 function timed(body: () => void): number {
@@ -128,30 +125,12 @@ async function cairnIngest(
   return { ms: now() - started, chunks: put.chunks }
 }
 
-/**
- * Restores an entry to a new file as `cairn restore` writes it: decoded, checked and written into
- * the file by the worker threads (`writeEntryToFile`).
- */
-async function cairnRestore(store: ChunkStore, chunks: readonly ChunkRef[], out: string): Promise<number> {
-  const started = now()
-  await writeFile(
-    out,
-    (fd) => store.writeEntryToFile(chunks, fd),
-    undefined,
-    false,
-    () => undefined,
-  )
-  return now() - started
-}
-
 function emptyRun(): ToolRun {
   return {
     laterMs: 0,
     laterLogical: 0,
     storedAfterFirst: 0,
     storedAfterAll: 0,
-    restoreMs: 0,
-    restoreBytes: 0,
   }
 }
 
@@ -167,8 +146,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     ...peers.map((p): [Tool, ToolRun] => [p, emptyRun()]),
   ])
   let ideal = { first: 0, firstCompressed: 0, later: 0, laterCompressed: 0 }
-  let firstRounds: FirstVersionRounds | undefined
+  let firstRounds: RoundTimes | undefined
   let firstBytes = 0
+  let restoreRounds: RoundTimes | undefined
+  let restoreBytes = 0
   let codec: ReturnType<typeof codecFigures> | undefined
   let limits: ReturnType<typeof coreFigures> | undefined
 
@@ -233,32 +214,62 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       progress(line.join(', '))
       v++
     }
-    // Restore the latest version with each tool.
     const cairn = runs.get('cairn') as ToolRun
     cairn.storedAfterAll = dirBytes(join(cairnDir, 'objects'))
-    await settleDisk()
-    cairn.restoreMs = await cairnRestore(store, latest, join(dir, 'cairn-restored.bin'))
-    cairn.restoreBytes = latestBytes
     await store.close()
     await streamStore.close()
-    for (const { tool, driver } of tools) {
-      const r = runs.get(tool) as ToolRun
-      r.storedAfterAll = dirBytes(driver.repo)
-      await settleDisk()
-      r.restoreMs = await driver.restore(join(dir, `${tool}-restored`))
-      r.restoreBytes = latestBytes
+    for (const { tool, driver } of tools) (runs.get(tool) as ToolRun).storedAfterAll = dirBytes(driver.repo)
+    const rounds = options.full ? 5 : 3
+
+    // The latest version restored, in rounds: cairn into a new file as `cairn restore` writes it
+    // (decoded, checked and written by the worker threads), restic and borg into new directories.
+    const chunksFile = join(dir, 'latest-chunks.json')
+    writeFileSync(chunksFile, JSON.stringify(latest))
+    const fresh = (path: string) => {
+      rmSync(path, { recursive: true, force: true })
+      return path
     }
+    const restoreRows = new Map<string, RoundRun>([
+      [
+        'cairn',
+        () =>
+          Promise.resolve(cairnRestoreChild(cairnDir, chunksFile, fresh(join(dir, 'cairn-restored.bin')))),
+      ],
+      ...tools.map(({ tool, driver }): [string, RoundRun] => [
+        tool,
+        () => driver.restore(fresh(join(dir, `${tool}-restored`))),
+      ]),
+    ])
+    restoreRounds = await runRounds(rounds, restoreRows, progress, 'restore')
+    restoreBytes = latestBytes
+    fresh(join(dir, 'cairn-restored.bin'))
+    for (const { tool } of tools) fresh(join(dir, `${tool}-restored`))
+
     // The first version again, in rounds: every way into a fresh store or repository, in turn.
     const firstVersion = versionedFile(plan).next()
     if (firstVersion.done !== true) {
       writeFileSync(file, firstVersion.value.bytes)
-      const peerRounds = new Map<string, PeerRound>(
-        peers.map((tool) => [
-          tool,
-          { backupMs: async (roundDir) => (await peer(tool, roundDir)).backup(srcDir) },
+      const firstRows = new Map<string, RoundRun>(
+        (Object.keys(CAIRN_ROWS) as CairnWay[]).map((way): [string, RoundRun] => [
+          CAIRN_ROWS[way],
+          () => {
+            const storeDir = fresh(join(dir, 'first-cairn'))
+            mkdirSync(storeDir)
+            return Promise.resolve(cairnFirstVersion(storeDir, file, way))
+          },
         ]),
       )
-      firstRounds = await firstVersionRounds(dir, file, options.full ? 5 : 3, peerRounds, progress)
+      for (const tool of peers) {
+        firstRows.set(tool, async () => {
+          const roundDir = fresh(join(dir, `first-${tool}`))
+          mkdirSync(roundDir)
+          const driver = await peer(tool, roundDir)
+          // Its new repository is on disk before the clock starts, as cairn's store is.
+          await settleDisk()
+          return driver.backup(srcDir)
+        })
+      }
+      firstRounds = await runRounds(rounds, firstRows, progress, 'first version')
       firstBytes = firstVersion.value.bytes.length
     }
   })
@@ -273,6 +284,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     runs,
     ideal,
     firstRounds === undefined ? undefined : { rounds: firstRounds, bytes: firstBytes },
+    restoreRounds === undefined ? undefined : { rounds: restoreRounds, bytes: restoreBytes },
     rss,
     codec,
     limits,
@@ -363,7 +375,8 @@ function report(
   plan: VersionPlan,
   runs: Map<Tool, ToolRun>,
   ideal: { first: number; firstCompressed: number; later: number; laterCompressed: number },
-  first: { rounds: FirstVersionRounds; bytes: number } | undefined,
+  first: { rounds: RoundTimes; bytes: number } | undefined,
+  restored: { rounds: RoundTimes; bytes: number } | undefined,
   rss: { bytes: number; maxRss: number; putMs: number }[],
   codec: ReturnType<typeof codecFigures> | undefined,
   limits: ReturnType<typeof coreFigures> | undefined,
@@ -372,15 +385,17 @@ function report(
   const restic = runs.get('restic')
   const vs = (value: number, peerValue: number | undefined) =>
     peerValue === undefined || !Number.isFinite(peerValue) ? '-' : fmtRatio(value / peerValue)
-  /** A first version's MB/s (median of the rounds), and its speed against restic's round by round. */
-  const firstMbps = (row: string) =>
-    first === undefined ? NaN : mbps(first.bytes, firstVersionFigures(first.rounds, row, 'restic').ms)
-  const firstVs = (row: string) => {
-    const ratio = first === undefined ? undefined : firstVersionFigures(first.rounds, row, 'restic').ratio
+  /** A row's MB/s in rounds (the median), and its speed against restic's round by round. */
+  const roundMbps = (measure: { rounds: RoundTimes; bytes: number } | undefined, row: string) =>
+    measure === undefined ? NaN : mbps(measure.bytes, roundFigures(measure.rounds, row, 'restic').ms)
+  const roundVs = (measure: { rounds: RoundTimes; bytes: number } | undefined, row: string) => {
+    const ratio = measure === undefined ? undefined : roundFigures(measure.rounds, row, 'restic').ratio
     if (ratio === undefined || row === 'restic')
       return row === 'restic' && ratio !== undefined ? '1.00×' : '-'
     return `${fmtRatio(ratio.median)} (${fmtRatio(ratio.min)}–${fmtRatio(ratio.max)})`
   }
+  const firstMbps = (row: string) => roundMbps(first, row)
+  const firstVs = (row: string) => roundVs(first, row)
   const ingestRows: string[][] = []
   const storedRows: string[][] = []
   const restoreRows: string[][] = []
@@ -399,12 +414,7 @@ function report(
       vs(laterStored, restic === undefined ? undefined : restic.storedAfterAll - restic.storedAfterFirst),
       fmtRatio(laterStored / ideal.laterCompressed),
     ])
-    const restore = mbps(r.restoreBytes, r.restoreMs)
-    restoreRows.push([
-      tool,
-      fmt(restore),
-      vs(restore, restic === undefined ? undefined : mbps(restic.restoreBytes, restic.restoreMs)),
-    ])
+    restoreRows.push([tool, fmt(roundMbps(restored, tool)), roundVs(restored, tool)])
   }
   const oneThread = CAIRN_ROWS['one thread']
   if (first !== undefined)
@@ -474,7 +484,7 @@ function report(
   }
   if (codec !== undefined && limits !== undefined) {
     const rFirst = restic === undefined ? undefined : firstMbps('restic')
-    const rRestore = restic === undefined ? undefined : mbps(restic.restoreBytes, restic.restoreMs)
+    const rRestore = restic === undefined ? undefined : roundMbps(restored, 'restic')
     tables.push({
       title:
         'One core, each step alone (first version, best of 3), and the ceilings two cores set: a first version cannot ingest faster than its chunks encode on both, nor restore faster than inflate runs on both',
@@ -510,13 +520,13 @@ function report(
     summary:
       `cairn's chunk store on a versioned ${fmt(plan.baseBytes / MB)} MB file: first version ` +
       `${fmt(firstMbps('cairn'))} MB/s, later versions ${fmt(mbps(cairn.laterLogical, cairn.laterMs))} MB/s, ` +
-      `restore ${fmt(mbps(cairn.restoreBytes, cairn.restoreMs))} MB/s` +
+      `restore ${fmt(roundMbps(restored, 'cairn'))} MB/s` +
       (restic === undefined ? ' (restic not installed: no ratios)' : ''),
     tables,
     notes: [
       'Every tool reads the same file from the page cache; before each timed run (every ingest, every restore) the disk is settled with sync(1), so no tool pays in its own fsyncs for the version just written or the repository the tool before it wrote. Times are wall clock for the whole command (restic and borg include their process start, ~0.1 s).',
-      `First version: ${String(first?.rounds.ms.get('cairn')?.length ?? 0)} rounds; in each, every row stores the file once, in turn, into a store or repository of its own holding nothing yet. MB/s is the median over the rounds; "first vs restic" the median of the rounds' own ratios, with their range. cairn runs in a plain node process on the compiled engine (dist/, built by npm run bench), its store opened and its worker threads loaded before the clock starts (store.warm(): an embedding application's store is open long before its big writes); the clock stops once flush() has made the chunks durable. Later versions: the versions after it, one after another into the same store (in the bench's own process) and repository.`,
-      'cairn restores as `cairn restore` writes a file: each chunk decoded, checked against its id and written at its place in a new file by the worker threads (`writeEntryToFile`).',
+      `First version and restore: ${String(first?.rounds.get('cairn')?.length ?? 0)} rounds each; in a round every row runs once, in turn (a first version into a store or repository of its own holding nothing yet, a restore of the latest version into a new file or directory). MB/s is the median over the rounds; "vs restic" the median of the rounds' own ratios, with their range. cairn runs in a plain node process on the compiled engine (dist/, built by npm run bench), its store opened and its worker threads loaded before the clock starts (store.warm(): an embedding application's store is open long before its big writes and reads); a first version's clock stops once flush() has made the chunks durable. Later versions: the versions after the first, one after another into the same store (in the bench's own process) and repository.`,
+      'cairn restores as `cairn restore` writes a file: each chunk decoded, checked against its id and written at its place in a new file by the worker threads (`writeEntryToFile`); restic restores with `restic restore latest`, borg with `borg extract`.',
       "cairn reads the file by its path, as restic and borg do: `putEntry(fileEntry(path))` reads it straight into the chunk store's buffers. The stream row is the same versions given as `fs.createReadStream(path)` (1 MiB pieces, each copied out of the stream's own buffer), into a second store, right after; the 1-thread row is the first version with `workers: 0` (what the worker threads are worth).",
       'cairn: 16 KiB average FastCDC chunks (cut in WebAssembly), deflate level 1 around the windows that look random (stored as they are), 16 MiB packs, fsynced, LMDB index cache, worker threads loaded before the clock starts (store.warm()); restic 0.14: ~1.5 MiB chunks, zstd auto, AES-256 + Poly1305; borg 1.2: ~2 MiB chunks, lz4, no encryption.',
       'Stored bytes: the repository directory (packs, indexes, snapshots, for cairn packs and index objects; caches excluded). "ideal": bytes each version actually wrote (rewrites, inserts, the append).',
@@ -526,7 +536,11 @@ function report(
       plan,
       runs: Object.fromEntries(runs),
       firstVersion:
-        first === undefined ? undefined : { bytes: first.bytes, ms: Object.fromEntries(first.rounds.ms) },
+        first === undefined ? undefined : { bytes: first.bytes, ms: Object.fromEntries(first.rounds) },
+      restore:
+        restored === undefined
+          ? undefined
+          : { bytes: restored.bytes, ms: Object.fromEntries(restored.rounds) },
       ideal,
       rss,
       codec,
