@@ -53,7 +53,6 @@ const STORED_BLOCK_MAX = 65_535
 const FINAL_EMPTY_BLOCK = Uint8Array.of(1, 0, 0, 0xff, 0xff)
 
 const seen = new Uint8Array(256)
-const EMPTY = new Uint8Array(0)
 
 /** How many distinct byte values `data[start, start + WINDOW_BYTES)` shows, every third byte. */
 export function windowDistinct(data: Uint8Array, start: number): number {
@@ -207,6 +206,18 @@ export function encodeChunk(data: Uint8Array, compression: 'deflate' | 'none' = 
   return { codec: form.codec, bytes: out.subarray(0, form.length) }
 }
 
+function corruptChunk(why: string, where: string): CairnError {
+  return new CairnError('CORRUPT_OBJECT', `chunk ${why}`, { op: 'chunk.decode', path: where })
+}
+
+/** What the stored bytes say, checked before any work or buffer: a raw chunk's length, the codec. */
+function checkStoredForm(codec: number, stored: Uint8Array, rawLength: number, where: string): void {
+  if (codec === CODEC_RAW && stored.length !== rawLength)
+    throw corruptChunk(`is ${String(stored.length)} bytes, its footer says ${String(rawLength)}`, where)
+  if (codec !== CODEC_RAW && codec !== CODEC_DEFLATE)
+    throw corruptChunk(`has unknown codec ${String(codec)}`, where)
+}
+
 /**
  * Decodes a stored chunk into `out` at `at` (room for `rawLength` bytes, and one more spares a
  * copy). `rawLength` comes from the pack footer; a stored chunk that decodes to any other length,
@@ -221,12 +232,7 @@ export function decodeChunkInto(
   at: number,
   where: string,
 ): void {
-  const corrupt = (why: string) =>
-    new CairnError('CORRUPT_OBJECT', `chunk ${why}`, { op: 'chunk.decode', path: where })
-  // What the stored bytes say is checked first: a damaged chunk is CORRUPT_OBJECT wherever it goes.
-  if (codec === CODEC_RAW && stored.length !== rawLength)
-    throw corrupt(`is ${String(stored.length)} bytes, its footer says ${String(rawLength)}`)
-  if (codec !== CODEC_RAW && codec !== CODEC_DEFLATE) throw corrupt(`has unknown codec ${String(codec)}`)
+  checkStoredForm(codec, stored, rawLength, where)
   if (at + rawLength > out.length)
     throw new CairnError('OUT_OF_RANGE', `no room for a ${String(rawLength)}-byte chunk at ${String(at)}`, {
       op: 'chunk.decode',
@@ -238,14 +244,14 @@ export function decodeChunkInto(
   }
   // Never past the recorded length: a deflate bomb costs nothing (inflater.ts).
   const problem = chunkInflater().inflateInto(stored, out, at, rawLength)
-  if (problem !== undefined) throw corrupt(`${problem}, its footer says ${String(rawLength)} bytes`)
+  if (problem !== undefined)
+    throw corruptChunk(`${problem}, its footer says ${String(rawLength)} bytes`, where)
 }
 
 /** The chunk's raw bytes (a raw chunk's are `stored` itself); errors as `decodeChunkInto`'s. */
 export function decodeChunk(codec: number, stored: Uint8Array, rawLength: number, where: string): Uint8Array {
-  if (codec === CODEC_RAW && stored.length === rawLength) return stored
-  // Anything else but a deflated chunk is refused before a buffer is made for it.
-  if (codec !== CODEC_DEFLATE) decodeChunkInto(codec, stored, rawLength, EMPTY, 0, where)
+  checkStoredForm(codec, stored, rawLength, where)
+  if (codec === CODEC_RAW) return stored
   // One byte to spare: the inflater tells a stream that ends from one that goes on without a copy.
   const out = new Uint8Array(rawLength + 1)
   decodeChunkInto(codec, stored, rawLength, out, 0, where)

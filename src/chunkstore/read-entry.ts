@@ -122,10 +122,13 @@ export function* windowsOf<T>(items: Iterable<T>, entryOf: (item: T) => IndexEnt
  * given; bytes between them are skipped.
  */
 export function decodeRun(bytes: Uint8Array, entries: readonly IndexEntry[], base: number): Uint8Array[] {
-  return entries.map((entry) => {
-    const at = entry.offset - base
-    return checkStoredChunk(entry, bytes.subarray(at, at + entry.storedLength))
-  })
+  return entries.map((entry) => checkStoredChunk(entry, storedIn(bytes, entry, base)))
+}
+
+/** A chunk's stored bytes in `bytes`, whose first byte is at pack offset `base`. */
+function storedIn(bytes: Uint8Array, entry: IndexEntry, base: number): Uint8Array {
+  const at = entry.offset - base
+  return bytes.subarray(at, at + entry.storedLength)
 }
 
 /** Where a thread decodes chunks it only writes out or checks (kept for reuse; one get's raw bytes). */
@@ -146,8 +149,7 @@ export function decodeRunInScratch(
   if (scratch.length < needed) scratch = new Uint8Array(needed)
   let put = 0
   return entries.map((entry) => {
-    const at = entry.offset - base
-    const stored = bytes.subarray(at, at + entry.storedLength)
+    const stored = storedIn(bytes, entry, base)
     if (entry.codec === CODEC_RAW) return checkStoredChunk(entry, stored)
     const raw = checkStoredChunkInto(entry, stored, scratch, put)
     put += entry.rawLength

@@ -6,15 +6,10 @@ import { createRng } from '../../src/adapters/sim/rng.js'
 import { createPieceDeflater, plainDeflater } from '../../src/chunkstore/deflater.js'
 import type { PieceDeflater, PieceEnd } from '../../src/chunkstore/deflater.js'
 import { expectBytes } from '../helpers.js'
-
-const rows = (n: number) => new TextEncoder().encode('{"id":7,"user":"tango_4","state":"active"}\n'.repeat(n))
+import { rows, zlibPiece } from './zlib-pieces.js'
 
 /** Rows, random bytes or zeros: what a chunk's pieces hold. */
-const piece = fc.oneof(
-  fc.nat(400).map((n) => rows(n)),
-  fc.tuple(fc.integer({ min: 1, max: 1 << 30 }), fc.nat(20_000)).map(([seed, n]) => createRng(seed).bytes(n)),
-  fc.nat(30_000).map((n) => new Uint8Array(n)),
-)
+const piece = zlibPiece(400, 30_000)
 
 /** What a deflated piece holds once inflated on its own (a flushed one has no final block). */
 function inflatePiece(stored: Uint8Array, end: PieceEnd): Uint8Array {

@@ -5,14 +5,9 @@ import { createRng } from '../../src/adapters/sim/rng.js'
 import { createChunkInflater, plainInflater } from '../../src/chunkstore/inflater.js'
 import type { ChunkInflater } from '../../src/chunkstore/inflater.js'
 import { expectBytes } from '../helpers.js'
+import { rows, zlibPiece } from './zlib-pieces.js'
 
-const rows = (n: number) => new TextEncoder().encode('{"id":7,"user":"tango_4","state":"active"}\n'.repeat(n))
-
-const chunk = fc.oneof(
-  fc.nat(600).map((n) => rows(n)),
-  fc.tuple(fc.integer({ min: 1, max: 1 << 30 }), fc.nat(20_000)).map(([seed, n]) => createRng(seed).bytes(n)),
-  fc.nat(40_000).map((n) => new Uint8Array(n)),
-)
+const chunk = zlibPiece(600, 40_000)
 
 const inflaters: [string, () => ChunkInflater][] = [
   ['a reused zlib stream', createChunkInflater],
