@@ -46,7 +46,10 @@ export interface ChunkWork {
   /**
    * As `decode`, but each chunk is written into the open file `fd` where `targets` place it (four
    * numbers per placement: the chunk's index in `entries`, from, to, at; read-to-file.ts), by the
-   * thread that decoded it. Resolves with the bytes written. `bytes` is handed over as for `decode`.
+   * thread that decoded it. Resolves with the bytes written and `bytes` given back, for the caller
+   * to read into again (read-buffers.ts). `bytes` is handed over as for `decode`, or whole when
+   * `lent` (its buffer is the caller's alone, however much of it `bytes` covers): a worker gives
+   * back a view of the same buffer.
    */
   place(
     bytes: Uint8Array,
@@ -54,7 +57,8 @@ export interface ChunkWork {
     base: number,
     targets: readonly number[],
     fd: number,
-  ): Promise<number>
+    lent?: boolean,
+  ): Promise<{ readonly written: number; readonly bytes: Uint8Array }>
   /** Starts the threads (if any, and not yet) and resolves once every one takes jobs. */
   ready(): Promise<void>
   close(): Promise<void>
@@ -102,7 +106,8 @@ export type WorkReply =
   | { readonly job: number; readonly cuts: SpanCuts }
   | { readonly job: number; readonly encoded: EncodedRanges }
   | { readonly job: number; readonly checked: number }
-  | { readonly job: number; readonly placed: number }
+  /** The bytes written, and the request's bytes given back (their buffer handed over). */
+  | { readonly job: number; readonly placed: number; readonly bytes: Uint8Array }
   /** Each chunk's raw bytes: a buffer of its own where it had one, else a view of one shared copy. */
   | { readonly job: number; readonly decoded: readonly Uint8Array[] }
   | {
@@ -154,7 +159,7 @@ export function inlineChunkWork(): ChunkWork {
       return Promise.resolve()
     },
     place(bytes, entries, base, targets, fd) {
-      return Promise.resolve(placeRun(bytes, entries, base, targets, fd))
+      return Promise.resolve({ written: placeRun(bytes, entries, base, targets, fd), bytes })
     },
     ready() {
       return Promise.resolve()
@@ -392,14 +397,15 @@ export function workerChunkWork(threads: number, spawn: () => Worker = spawnWork
         throw new CairnError('IO', 'chunk worker: nothing decoded in reply', { op: 'chunk.work' })
       return [...reply.decoded]
     },
-    async place(bytes, entries, base, targets, fd) {
+    async place(bytes, entries, base, targets, fd, lent = false) {
       ensureStarted()
       const member = pick()
       if (member === undefined) return refuse() ?? inline.place(bytes, entries, base, targets, fd)
-      const reply = await run(member, { op: 'place', bytes, entries, base, targets, fd }, ownBuffer(bytes))
+      const transfer = lent && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : ownBuffer(bytes)
+      const reply = await run(member, { op: 'place', bytes, entries, base, targets, fd }, transfer)
       if (!('placed' in reply))
         throw new CairnError('IO', 'chunk worker: nothing placed in reply', { op: 'chunk.work' })
-      return reply.placed
+      return { written: reply.placed, bytes: reply.bytes }
     },
     ready() {
       const refused = refuse()

@@ -32,8 +32,11 @@ port.on('message', (request: WorkRequest) => {
         decodeRunInScratch(request.bytes, request.entries, request.base)
         reply = { job: request.job, checked: request.entries.length }
       } else if (request.op === 'place') {
-        const placed = placeRun(request.bytes, request.entries, request.base, request.targets, request.fd)
-        reply = { job: request.job, placed }
+        const { bytes } = request
+        const placed = placeRun(bytes, request.entries, request.base, request.targets, request.fd)
+        // Given back whole, for the caller to read its next get into (read-buffers.ts).
+        if (bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer)
+        reply = { job: request.job, placed, bytes }
       } else if (request.op === 'decode') {
         const decoded = handOver(decodeRun(request.bytes, request.entries, request.base))
         transfer.push(...decoded.transfer)

@@ -138,16 +138,20 @@ export async function readChunk(store: BlobStore, entry: IndexEntry): Promise<Ui
   return checkStoredChunk(entry, await readPackRange(store, entry.packId, entry.offset, entry.storedLength))
 }
 
-/** Bytes `[offset, offset + length)` of a pack; a pack shorter than that is `CORRUPT_OBJECT`. */
+/**
+ * Bytes `[offset, offset + length)` of a pack (read into `into` where the store does: BlobStore
+ * `get`); a pack shorter than that is `CORRUPT_OBJECT`.
+ */
 export async function readPackRange(
   store: BlobStore,
   packId: PackId,
   offset: number,
   length: number,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
   const key = packKey(packId)
   try {
-    return await store.get(key, { offset, length })
+    return await store.get(key, { offset, length }, into)
   } catch (error) {
     if (!isCairnError(error, 'OUT_OF_RANGE')) throw error
     throw new CairnError('CORRUPT_OBJECT', `pack is shorter than its index says`, {

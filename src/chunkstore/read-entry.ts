@@ -21,7 +21,8 @@ import type { IndexEntry } from './index-object.js'
 import { CODEC_RAW } from './codec.js'
 import { checkStoredChunk, checkStoredChunkInto, readPackRange } from './pack-store.js'
 
-const READ_BYTES_MAX = 4 * 1024 * 1024
+/** The most stored bytes one get reads (a chunk larger than this is read alone). */
+export const READ_BYTES_MAX: number = 4 * 1024 * 1024
 /** A read also stops at this many raw bytes: a well-compressed read must not decode into a flood. */
 const READ_RAW_BYTES_MAX = 8 * 1024 * 1024
 /** The most of an entry's bytes read as one window. */
@@ -146,7 +147,8 @@ export function decodeRunInScratch(
 ): Uint8Array[] {
   let needed = 1 // a byte to spare after the last chunk (inflater.ts)
   for (const entry of entries) if (entry.codec !== CODEC_RAW) needed += entry.rawLength
-  if (scratch.length < needed) scratch = new Uint8Array(needed)
+  // Sized for the largest get at once: growing it get by get faulted in fresh pages each time.
+  if (scratch.length < needed) scratch = new Uint8Array(Math.max(needed, READ_RAW_BYTES_MAX + 1))
   let put = 0
   return entries.map((entry) => {
     const stored = storedIn(bytes, entry, base)

@@ -82,8 +82,12 @@ export interface Vfs {
  */
 export interface VfsFile {
   readonly path: string
-  /** Up to `length` bytes from `position`; fewer only at the end of the file. */
-  read(position: number, length: number): Promise<Uint8Array>
+  /**
+   * Up to `length` bytes from `position`; fewer only at the end of the file. With `into` (at least
+   * `length` bytes long) a file may read them into its start and return a view of it, so a caller
+   * reading many ranges can reuse one buffer; it must not touch `into` until the read settles.
+   */
+  read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array>
   /**
    * Writes all of `data` at `position`, extending the file if needed (a gap reads as zeros).
    * Either every byte is written or it throws; on `DISK_FULL` or `IO` a prefix may have landed,
@@ -149,8 +153,12 @@ export interface BlobStore {
   /**
    * The object's bytes, or the `range` of them. `NOT_FOUND` if absent; `OUT_OF_RANGE` when the
    * range does not lie inside the object (a truncated object is found out here, not ignored).
+   * With `into` (at least the range's length), a store may read the range into its start and
+   * return a view of it (the fs store does; S3 returns a buffer of its own): a restore reuses its
+   * read buffers instead of faulting in fresh pages for every get. The caller must not touch
+   * `into` until the get settles.
    */
-  get(key: string, range?: ByteRange): Promise<Uint8Array>
+  get(key: string, range?: ByteRange, into?: Uint8Array): Promise<Uint8Array>
   /** The object's size, or `undefined` when it does not exist. */
   head(key: string): Promise<BlobInfo | undefined>
   /** Every object whose key starts with `prefix` (`''` for all), each once, in no set order. */

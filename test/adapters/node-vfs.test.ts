@@ -10,9 +10,13 @@ for (const io of ['sync', 'async'] as const) {
     return { vfs: createNodeVfs({ root: dir, io }), cleanup }
   })
 
-  describeBlobStoreContract(`fs over node (io: ${io})`, async () => {
-    const { dir, cleanup } = await makeTempDir()
-    const store = await createFsBlobStore({ vfs: createNodeVfs({ root: dir, io }), root: 'objects' })
-    return { store, cleanup }
-  })
+  describeBlobStoreContract(
+    `fs over node (io: ${io})`,
+    async () => {
+      const { dir, cleanup } = await makeTempDir()
+      const store = await createFsBlobStore({ vfs: createNodeVfs({ root: dir, io }), root: 'objects' })
+      return { store, cleanup }
+    },
+    { readsInto: true },
+  )
 }

@@ -8,11 +8,17 @@ describeVfsContract('sim', () =>
   Promise.resolve({ vfs: new SimDisk({ seed: 7 }), cleanup: () => Promise.resolve() }),
 )
 
-describeBlobStoreContract('fs over sim', async () => {
-  const store = await createFsBlobStore({ vfs: new SimDisk({ seed: 7 }), root: 'objects' })
-  return { store, cleanup: () => Promise.resolve() }
-})
+describeBlobStoreContract(
+  'fs over sim',
+  async () => {
+    const store = await createFsBlobStore({ vfs: new SimDisk({ seed: 7 }), root: 'objects' })
+    return { store, cleanup: () => Promise.resolve() }
+  },
+  { readsInto: true },
+)
 
-describeBlobStoreContract('memory', () =>
-  Promise.resolve({ store: new MemoryBlobStore(), cleanup: () => Promise.resolve() }),
+describeBlobStoreContract(
+  'memory',
+  () => Promise.resolve({ store: new MemoryBlobStore(), cleanup: () => Promise.resolve() }),
+  { readsInto: true },
 )

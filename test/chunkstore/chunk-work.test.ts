@@ -6,6 +6,8 @@
  * thread until they load, with the same result; a closed pool refuses with CLOSED.
  */
 import { EventEmitter } from 'node:events'
+import { open, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { createRng } from '../../src/adapters/sim/rng.js'
@@ -15,7 +17,7 @@ import { inlineChunkWork, workerChunkWork, workerExecArgv } from '../../src/chun
 import { encodeChunk } from '../../src/chunkstore/codec.js'
 import type { CairnError } from '../../src/core/errors.js'
 import type { PackId } from '../../src/core/ids.js'
-import { expectCairnError } from '../helpers.js'
+import { expectCairnError, makeTempDir } from '../helpers.js'
 
 describe('chunk worker flags', () => {
   it('inherits flags as they are unless --input-type is among them, and then drops only it', () => {
@@ -84,6 +86,32 @@ describe('the worker pool', () => {
       expect(Array.from(view.subarray(0, 8))).toEqual(Array.from(stored.bytes.subarray(0, 8)))
     } finally {
       await pool.close()
+    }
+  })
+
+  it('place writes the chunks of a lent buffer and gives the whole buffer back, handed over both ways (not copied)', async () => {
+    await loadChunkHasher()
+    const pool = workerChunkWork(1)
+    const { dir, cleanup } = await makeTempDir()
+    const file = await open(join(dir, 'placed'), 'w+')
+    try {
+      await pool.ready()
+      const { stored, entry } = storedChunk('abc'.repeat(9000))
+      const buffer = new ArrayBuffer(stored.bytes.length + 4096) // larger than the get, as a kept one is
+      const lent = new Uint8Array(buffer, 0, stored.bytes.length)
+      lent.set(stored.bytes)
+      const placed = await pool.place(lent, [entry], 0, [0, 0, entry.rawLength, 5], file.fd, true)
+      expect(placed.written).toBe(entry.rawLength)
+      expect(buffer.byteLength).toBe(0) // handed over: detached here
+      expect(placed.bytes.buffer.byteLength).toBe(stored.bytes.length + 4096) // the whole buffer, back
+      expect(placed.bytes.byteOffset).toBe(0)
+      expect(Array.from(placed.bytes)).toEqual(Array.from(stored.bytes))
+      const written = await readFile(join(dir, 'placed'))
+      expect(new TextDecoder().decode(written.subarray(5))).toBe('abc'.repeat(9000))
+    } finally {
+      await file.close()
+      await pool.close()
+      await cleanup()
     }
   })
 

@@ -145,6 +145,39 @@ describe('writeEntryToFile', () => {
     expect(info.blocks * 512).toBeLessThan(info.size)
   })
 
+  for (const workers of [0, 2]) {
+    it(`reads its gets into a few buffers, reused from get to get (workers: ${String(workers)})`, async () => {
+      // A reused buffer still starts with an earlier get's bytes when the next get is read into it.
+      const earlier = new Set<string>()
+      let gets = 0
+      let reused = 0
+      const blobs = new (class extends MemoryBlobStore {
+        override async get(key: string, range?: ByteRange, into?: Uint8Array): Promise<Uint8Array> {
+          if (!key.startsWith('packs/') || range === undefined) return super.get(key, range, into)
+          gets++
+          expect(into?.length).toBeGreaterThanOrEqual(range.length)
+          if (into !== undefined && earlier.has(Buffer.from(into.subarray(0, 32)).toString('hex'))) reused++
+          const bytes = await super.get(key, range, into)
+          if (bytes.length >= 32) earlier.add(Buffer.from(bytes.subarray(0, 32)).toString('hex'))
+          return bytes
+        }
+      })()
+      const store = await openChunkStore({ blobs, workers, packBytes: 1 * MiB })
+      stores.push(store)
+      await store.warm()
+      // Random bytes, stored raw: ~70 gets of about 1 MiB, against 16 MiB of them read ahead.
+      const data = createRng(6).bytes(64 * MiB)
+      const put = await store.putEntry(data)
+      await store.flush()
+      const got = await writeAndRead(store, put.chunks)
+      expectBytes(got.bytes, data)
+      expect(gets).toBeGreaterThanOrEqual(64)
+      // Fresh buffers only for the gets read ahead at once (16 MiB, and a window of 8 MiB at
+      // most beyond it); the later gets reuse them. Without reuse, every get was fresh.
+      expect(gets - reused).toBeLessThanOrEqual(24)
+    })
+  }
+
   it('writes chunks still pending (not yet in a pack) from memory', async () => {
     const store = await openChunkStore({ blobs: new MemoryBlobStore(), workers: 0, packBytes: 64 * MiB })
     stores.push(store)

@@ -12,7 +12,16 @@ export interface BlobStoreFixture {
   cleanup(): Promise<void>
 }
 
-export function describeBlobStoreContract(name: string, makeFixture: () => Promise<BlobStoreFixture>): void {
+export interface BlobStoreTraits {
+  /** The store reads a ranged get into the buffer it is given (BlobStore `get`'s `into`). */
+  readonly readsInto?: boolean
+}
+
+export function describeBlobStoreContract(
+  name: string,
+  makeFixture: () => Promise<BlobStoreFixture>,
+  traits: BlobStoreTraits = {},
+): void {
   describe(`BlobStore contract: ${name}`, () => {
     const withStore = (body: (store: BlobStore) => Promise<void>) => async () => {
       const fixture = await makeFixture()
@@ -39,6 +48,32 @@ export function describeBlobStoreContract(name: string, makeFixture: () => Promi
         )
         await store.put('empty', new Uint8Array(0))
         expect(await store.get('empty')).toEqual(new Uint8Array(0))
+      }),
+    )
+
+    it(
+      `a ranged get given a buffer returns the range${traits.readsInto === true ? ' in that buffer' : ''}, never writing past it or into one too small`,
+      withStore(async (store) => {
+        const data = new Uint8Array(100_000).map((_, i) => (i * 7) & 0xff)
+        await store.put('packs/bb/object-2', data)
+        const into = new Uint8Array(3000).fill(0xee).subarray(500)
+        const got = await store.get('packs/bb/object-2', { offset: 700, length: 1000 }, into)
+        expect(got).toEqual(data.slice(700, 1700))
+        if (traits.readsInto === true || got.buffer === into.buffer) {
+          expect(got.buffer).toBe(into.buffer)
+          expect(got.byteOffset).toBe(into.byteOffset)
+        }
+        expect(new Uint8Array(into.buffer, 0, 500).every((byte) => byte === 0xee)).toBe(true)
+        expect(into.subarray(1000).every((byte) => byte === 0xee)).toBe(true)
+        const small = new Uint8Array(999).fill(0xee)
+        expect(await store.get('packs/bb/object-2', { offset: 700, length: 1000 }, small)).toEqual(
+          data.slice(700, 1700),
+        )
+        expect(small.every((byte) => byte === 0xee)).toBe(true)
+        await expectCairnError(
+          store.get('packs/bb/object-2', { offset: 99_500, length: 501 }, into),
+          'OUT_OF_RANGE',
+        )
       }),
     )
 

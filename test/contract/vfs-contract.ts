@@ -57,6 +57,24 @@ export function describeVfsContract(name: string, makeFixture: () => Promise<Vfs
     )
 
     it(
+      'a read given a buffer reads into its start and returns a view of it; one too small is never written',
+      withVfs(async (vfs) => {
+        const file = await vfs.open('f', 'create')
+        await file.write(text('hello world'), 0)
+        const into = new Uint8Array(20).fill(0xee).subarray(4)
+        const got = await file.read(6, 16, into)
+        expect(got).toEqual(text('world'))
+        expect(got.buffer).toBe(into.buffer)
+        expect(got.byteOffset).toBe(into.byteOffset)
+        expect(into.subarray(5).every((byte) => byte === 0xee)).toBe(true)
+        const small = new Uint8Array(4).fill(0xee)
+        expect(await file.read(0, 5, small)).toEqual(text('hello'))
+        expect(small.every((byte) => byte === 0xee)).toBe(true)
+        await file.close()
+      }),
+    )
+
+    it(
       'append writes at the end and returns the offset it started at',
       withVfs(async (vfs) => {
         const file = await vfs.open('log', 'create')

@@ -69,8 +69,8 @@ export class Scheduler {
       put: async (key, data, options) => {
         await turn(true, 'blob.put', key, () => root.put(key, data, options))
       },
-      get: async (key: string, range?: ByteRange) =>
-        (await turn(false, 'blob.get', key, () => root.get(key, range))) as Uint8Array,
+      get: async (key: string, range?: ByteRange, into?: Uint8Array) =>
+        (await turn(false, 'blob.get', key, () => root.get(key, range, into))) as Uint8Array,
       head: async (key: string) =>
         (await turn(false, 'blob.head', key, () => root.head(key))) as BlobInfo | undefined,
       list: (prefix: string) => this.#list(root, prefix, turn),

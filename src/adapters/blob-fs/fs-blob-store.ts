@@ -106,7 +106,7 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async get(key: string, range?: ByteRange): Promise<Uint8Array> {
+  async get(key: string, range?: ByteRange, into?: Uint8Array): Promise<Uint8Array> {
     const path = this.#pathOf(key, 'blob.get')
     const file = await this.#openForRead(path, key)
     try {
@@ -130,7 +130,7 @@ export class FsBlobStore implements BlobStore {
           },
         )
       }
-      const data = await file.read(offset, length)
+      const data = await file.read(offset, length, into)
       if (data.length !== length) {
         throw new CairnError(
           'OUT_OF_RANGE',

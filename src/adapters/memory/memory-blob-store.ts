@@ -25,7 +25,7 @@ export class MemoryBlobStore implements BlobStore {
     this.#objects.set(key, data.slice())
   }
 
-  async get(key: string, range?: ByteRange): Promise<Uint8Array> {
+  async get(key: string, range?: ByteRange, into?: Uint8Array): Promise<Uint8Array> {
     await Promise.resolve()
     parseKey(key, 'blob.get')
     const data = this.#objects.get(key)
@@ -45,7 +45,9 @@ export class MemoryBlobStore implements BlobStore {
         { op: 'blob.get', path: key, offset },
       )
     }
-    return data.slice(offset, offset + length)
+    if (into === undefined || into.length < length) return data.slice(offset, offset + length)
+    into.set(data.subarray(offset, offset + length))
+    return into.subarray(0, length)
   }
 
   async head(key: string): Promise<BlobInfo | undefined> {

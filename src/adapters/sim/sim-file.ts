@@ -20,7 +20,7 @@ export class SimFile implements VfsFile {
     this.#writable = writable
   }
 
-  async read(position: number, length: number): Promise<Uint8Array> {
+  async read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const fault = this.#begin('read', `@${String(position)}+${String(length)}`)
     if (fault === 'EIO') throw this.#disk.error('IO', 'injected EIO on read', 'vfs.read', this.path)
     const data = this.#node.current.read(position, length)
@@ -29,7 +29,10 @@ export class SimFile implements VfsFile {
       data[at] = (data[at] ?? 0) ^ (1 << this.#disk.rng.int(8))
     }
     await this.#disk.settle()
-    return data
+    if (into === undefined || into.length < length) return data
+    // As a real file does: the bytes land in the caller's buffer.
+    into.set(data)
+    return into.subarray(0, data.length)
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {

@@ -1,0 +1,55 @@
+/**
+ * The buffers a restore reads its gets into, reused from get to get. A fresh buffer for every get
+ * meant fresh pages, each faulted in on its first byte: a 268 MB restore took ~35,000 page
+ * faults, and on a virtual machine whose host takes back freed memory (this one reports free
+ * pages to it) a fault costs several microseconds. A buffer goes to a worker thread whole and
+ * comes back with its reply (chunk-work.ts `place`), so one restore touches only a few of them.
+ */
+
+/** The smallest buffer made; larger ones are powers of two, so gets of about one size share them. */
+const MIN_BYTES = 64 * 1024
+
+export class ReadBuffers {
+  /** Kept buffers, smallest first. */
+  readonly #free: ArrayBuffer[] = []
+  readonly #keepBytes: number
+  #keptBytes = 0
+
+  /** Keeps at most `keepBytes` of buffers between gets (the rest go to the garbage collector). */
+  constructor(keepBytes: number) {
+    this.#keepBytes = keepBytes
+  }
+
+  /** Bytes of buffers kept now, waiting for a get. */
+  get keptBytes(): number {
+    return this.#keptBytes
+  }
+
+  /**
+   * A buffer of at least `length` bytes: the smallest kept one that fits, or a new one (not
+   * zero-filled: reads fill it).
+   */
+  take(length: number): Uint8Array {
+    const index = this.#free.findIndex((buffer) => buffer.byteLength >= length)
+    if (index >= 0) {
+      const buffer = this.#free.splice(index, 1)[0] as ArrayBuffer
+      this.#keptBytes -= buffer.byteLength
+      return new Uint8Array(buffer)
+    }
+    let size = MIN_BYTES
+    while (size < length) size *= 2
+    return new Uint8Array(Buffer.allocUnsafeSlow(size).buffer)
+  }
+
+  /**
+   * Keeps `buffer` for a later get while the kept bytes stay within bounds. Anything else (a
+   * buffer already kept, one handed to a thread and never given back: length 0) is let go.
+   */
+  give(buffer: ArrayBufferLike): void {
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0 || this.#free.includes(buffer)) return
+    if (this.#keptBytes + buffer.byteLength > this.#keepBytes) return
+    const at = this.#free.findIndex((kept) => kept.byteLength >= buffer.byteLength)
+    this.#free.splice(at < 0 ? this.#free.length : at, 0, buffer)
+    this.#keptBytes += buffer.byteLength
+  }
+}
