@@ -17,7 +17,7 @@ import { isCodec } from './codec.js'
 import type { StoredChunk } from './codec.js'
 import type { IndexEntry } from './index-object.js'
 import { decodeRun, decodeRunInScratch } from './read-entry.js'
-import { placeRun } from './read-to-file.js'
+import { placeLocalRun, placeRun } from './read-to-file.js'
 import { cutSpan, encodeRanges } from './span.js'
 import type { EncodedRanges, Span, SpanCuts } from './span.js'
 
@@ -59,6 +59,20 @@ export interface ChunkWork {
     fd: number,
     lent?: boolean,
   ): Promise<{ readonly written: number; readonly bytes: Uint8Array }>
+  /**
+   * As `place`, but the thread reads the get itself: bytes `[offset, offset + length)` of the pack
+   * whose file is at `path` (BlobStore `localPath`; `key` names it in errors), read synchronously
+   * (local-read.ts). Resolves with the bytes written. Without a thread, the calling thread reads.
+   */
+  placeLocal(
+    path: string,
+    key: string,
+    offset: number,
+    length: number,
+    entries: readonly IndexEntry[],
+    targets: readonly number[],
+    fd: number,
+  ): Promise<number>
   /** Starts the threads (if any, and not yet) and resolves once every one takes jobs. */
   ready(): Promise<void>
   close(): Promise<void>
@@ -91,6 +105,17 @@ export type WorkRequest =
     }
   | {
       readonly job: number
+      readonly op: 'placeLocal'
+      readonly path: string
+      readonly key: string
+      readonly offset: number
+      readonly length: number
+      readonly entries: readonly IndexEntry[]
+      readonly targets: readonly number[]
+      readonly fd: number
+    }
+  | {
+      readonly job: number
       readonly op: 'check'
       readonly bytes: Uint8Array
       readonly entries: readonly IndexEntry[]
@@ -106,8 +131,8 @@ export type WorkReply =
   | { readonly job: number; readonly cuts: SpanCuts }
   | { readonly job: number; readonly encoded: EncodedRanges }
   | { readonly job: number; readonly checked: number }
-  /** The bytes written, and the request's bytes given back (their buffer handed over). */
-  | { readonly job: number; readonly placed: number; readonly bytes: Uint8Array }
+  /** The bytes written, and a `place` request's bytes given back (their buffer handed over). */
+  | { readonly job: number; readonly placed: number; readonly bytes?: Uint8Array }
   /** Each chunk's raw bytes: a buffer of its own where it had one, else a view of one shared copy. */
   | { readonly job: number; readonly decoded: readonly Uint8Array[] }
   | {
@@ -160,6 +185,12 @@ export function inlineChunkWork(): ChunkWork {
     },
     place(bytes, entries, base, targets, fd) {
       return Promise.resolve({ written: placeRun(bytes, entries, base, targets, fd), bytes })
+    },
+    placeLocal(path, key, offset, length, entries, targets, fd) {
+      // A throw in the executor rejects: the read's error reaches the caller as the pool's would.
+      return new Promise((resolve) => {
+        resolve(placeLocalRun(path, key, offset, length, entries, targets, fd))
+      })
     },
     ready() {
       return Promise.resolve()
@@ -403,9 +434,20 @@ export function workerChunkWork(threads: number, spawn: () => Worker = spawnWork
       if (member === undefined) return refuse() ?? inline.place(bytes, entries, base, targets, fd)
       const transfer = lent && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : ownBuffer(bytes)
       const reply = await run(member, { op: 'place', bytes, entries, base, targets, fd }, transfer)
-      if (!('placed' in reply))
+      if (!('placed' in reply) || reply.bytes === undefined)
         throw new CairnError('IO', 'chunk worker: nothing placed in reply', { op: 'chunk.work' })
       return { written: reply.placed, bytes: reply.bytes }
+    },
+    async placeLocal(path, key, offset, length, entries, targets, fd) {
+      ensureStarted()
+      const member = pick()
+      if (member === undefined)
+        return refuse() ?? inline.placeLocal(path, key, offset, length, entries, targets, fd)
+      const request = { op: 'placeLocal', path, key, offset, length, entries, targets, fd } as const
+      const reply = await run(member, request)
+      if (!('placed' in reply))
+        throw new CairnError('IO', 'chunk worker: nothing placed in reply', { op: 'chunk.work' })
+      return reply.placed
     },
     ready() {
       const refused = refuse()

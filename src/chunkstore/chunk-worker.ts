@@ -9,7 +9,7 @@ import { isCairnError } from '../core/errors.js'
 import { loadChunkHasher } from './chunk-id.js'
 import { handOver } from './hand-over.js'
 import { decodeRun, decodeRunInScratch } from './read-entry.js'
-import { placeRun } from './read-to-file.js'
+import { placeLocalRun, placeRun } from './read-to-file.js'
 import { cutSpan, encodeRanges } from './span.js'
 import type { WorkReply, WorkRequest } from './chunk-work.js'
 
@@ -37,6 +37,9 @@ port.on('message', (request: WorkRequest) => {
         // Given back whole, for the caller to read its next get into (read-buffers.ts).
         if (bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer)
         reply = { job: request.job, placed, bytes }
+      } else if (request.op === 'placeLocal') {
+        const { path, key, offset, length, entries, targets, fd } = request
+        reply = { job: request.job, placed: placeLocalRun(path, key, offset, length, entries, targets, fd) }
       } else if (request.op === 'decode') {
         const decoded = handOver(decodeRun(request.bytes, request.entries, request.base))
         transfer.push(...decoded.transfer)

@@ -8,10 +8,16 @@
  *
  * The file is sized to the entry first, so the runs of zeros an entry may hold (a delta's
  * extension) are holes, never written. Memory: the same read-ahead bounds as a stream (16 MiB of
- * stored bytes, 32 MiB of raw), at most the store's `concurrencyMax` gets at once. The gets are
- * read into buffers reused from get to get (read-buffers.ts; the fs store reads into them, S3
- * does not): a 268 MB restore on this VM went from 820-1,100 ms to 630-780 ms, its page faults
- * from ~35,000 to ~18,000.
+ * stored bytes, 32 MiB of raw), at most the store's `concurrencyMax` gets at once.
+ *
+ * Where the store's objects are files of this machine (the fs store over node), the thread that
+ * decodes a get reads it too, from the pack's file (local-read.ts): the calling thread only plans.
+ * Elsewhere (S3) the calling thread gets each range, into buffers reused from get to get
+ * (read-buffers.ts), and hands it over. Measured on the bench's --full file (fresh processes,
+ * interleaved, 2-core VM): restoring its first version (~40 gets) went from 820-1,100 ms with a
+ * fresh buffer per get to 630-780 ms with reused ones (page faults ~35,000 -> ~18,000), and to
+ * 684-696 ms (against 733-933 in the same runs) with the threads reading; its 20th version (~1,250
+ * gets: its chunks lie in every version's packs) from 1,087-1,153 ms to 765-843 ms.
  *
  * The descriptor must stay open until the returned promise settles: every write has ended by then,
  * on success or failure (a write never lands after it settles, in this file or in another that
@@ -26,7 +32,8 @@ import type { ChunkWork } from './chunk-work.js'
 import type { IndexEntry } from './index-object.js'
 import type { ChunkRef } from './ingest.js'
 import type { PackRead } from './read-entry.js'
-import { readPackRange } from './pack-store.js'
+import { readLocalRange } from './local-read.js'
+import { packKey, readPackRange } from './pack-store.js'
 import { ReadBuffers } from './read-buffers.js'
 import {
   AHEAD_BYTES,
@@ -141,6 +148,22 @@ export function placeRun(
   return written
 }
 
+/**
+ * `placeRun` for a get this thread reads itself from the pack's file at `path` (local-read.ts).
+ * Returns the bytes written.
+ */
+export function placeLocalRun(
+  path: string,
+  key: string,
+  offset: number,
+  length: number,
+  entries: readonly IndexEntry[],
+  targets: readonly number[],
+  fd: number,
+): number {
+  return placeRun(readLocalRange(path, key, offset, length), entries, offset, targets, fd)
+}
+
 /** A stretch of the file: its gets, and for each the placements (four numbers each) it serves. */
 interface FileWindow {
   readonly reads: readonly PackRead[]
@@ -208,9 +231,16 @@ export async function readIntoFile(
         gate
           .run(async () => {
             if (failure !== undefined) return
+            const targets = window.targets[r] ?? []
+            const key = packKey(read.packId)
+            const path = blobs.localPath?.(key)
+            if (path !== undefined) {
+              // The thread that decodes the get reads it too (local-read.ts).
+              onBytes(await work.placeLocal(path, key, read.offset, read.length, read.entries, targets, fd))
+              return
+            }
             const into = buffers.take(read.length)
             const bytes = await readPackRange(blobs, read.packId, read.offset, read.length, into)
-            const targets = window.targets[r] ?? []
             const lent = bytes.buffer === into.buffer
             if (!lent) buffers.give(into.buffer) // the store read into a buffer of its own
             const placed = await work.place(bytes, read.entries, read.offset, targets, fd, lent)

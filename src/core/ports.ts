@@ -74,6 +74,11 @@ export interface Vfs {
   fsyncDir(path: string): Promise<void>
   /** Describes a path. `NOT_FOUND` if absent. */
   stat(path: string): Promise<VfsStat>
+  /**
+   * The path's file in the machine's own file system, for code that reads it outside this Vfs (a
+   * worker thread); absent, or undefined, where files are not the machine's (a simulated disk).
+   */
+  localPath?(path: string): string | undefined
 }
 
 /**
@@ -165,4 +170,11 @@ export interface BlobStore {
   list(prefix: string): AsyncIterable<BlobInfo>
   /** Removes the objects; keys that do not exist are skipped, not an error. Durable on resolve. */
   delete(keys: readonly string[]): Promise<void>
+  /**
+   * The object's file in the machine's own file system, for a reader on another thread to read
+   * its ranges itself (a restore's worker threads: no trip through this thread for each get).
+   * Absent, or undefined, where objects are not files of this machine (S3, memory, a simulated
+   * disk). The file holds exactly the object's bytes, as `get` would give them.
+   */
+  localPath?(key: string): string | undefined
 }

@@ -17,6 +17,6 @@ for (const io of ['sync', 'async'] as const) {
       const store = await createFsBlobStore({ vfs: createNodeVfs({ root: dir, io }), root: 'objects' })
       return { store, cleanup }
     },
-    { readsInto: true },
+    { readsInto: true, localFiles: true },
   )
 }

@@ -6,11 +6,13 @@
  * failure settles only once every get has ended, so the caller may close the file; bad pieces and
  * descriptors are refused before anything is written.
  */
-import { open, readFile, stat } from 'node:fs/promises'
+import { mkdir, open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createFsBlobStore } from '../../src/adapters/blob-fs/fs-blob-store.js'
 import { MemoryBlobStore } from '../../src/adapters/memory/memory-blob-store.js'
+import { createNodeVfs } from '../../src/adapters/node/node-vfs.js'
 import { createRng } from '../../src/adapters/sim/rng.js'
 import { openChunkStore } from '../../src/chunkstore/chunk-store.js'
 import type { ChunkRef, ChunkStore, EntryPiece } from '../../src/chunkstore/chunk-store.js'
@@ -175,6 +177,49 @@ describe('writeEntryToFile', () => {
       // Fresh buffers only for the gets read ahead at once (16 MiB, and a window of 8 MiB at
       // most beyond it); the later gets reuse them. Without reuse, every get was fresh.
       expect(gets - reused).toBeLessThanOrEqual(24)
+    })
+  }
+
+  for (const workers of [0, 2]) {
+    it(`from a store of local files, the gets are read by the thread that decodes them, with the store's errors (workers: ${String(workers)})`, async () => {
+      const root = join(dir, `local-${String(workers)}`)
+      await mkdir(root)
+      const blobs = await createFsBlobStore({ vfs: createNodeVfs({ root, io: 'async' }), root: 'objects' })
+      let packGets = 0
+      const get = blobs.get.bind(blobs)
+      blobs.get = (key, range, into) => {
+        if (key.startsWith('packs/')) packGets++
+        return get(key, range, into)
+      }
+      const store = await openChunkStore({ blobs, workers, packBytes: 256 * KiB })
+      stores.push(store)
+      await store.warm()
+      const data = mixedBytes(7, 3 * MiB)
+      const put = await store.putEntry(data)
+      await store.flush()
+      expectBytes((await writeAndRead(store, put.chunks)).bytes, data)
+      expect(packGets).toBe(0)
+
+      const packs = (await readdir(join(root, 'objects', 'packs'), { recursive: true, withFileTypes: true }))
+        .filter((item) => item.isFile())
+        .map((item) => join(item.parentPath, item.name))
+      const [flipped, cut, gone] = packs as [string, string, string]
+      const bytes = await readFile(flipped)
+      const flip = async () => {
+        bytes[100] = (bytes[100] as number) ^ 0x04
+        await writeFile(flipped, bytes)
+      }
+      await flip()
+      const flippedError = await expectCairnError(writeAndRead(store, put.chunks), 'CORRUPT_OBJECT')
+      expect(flippedError.context.path).toMatch(/^packs\//)
+      await flip() // mended
+      await truncate(cut, 1000)
+      const cutError = await expectCairnError(writeAndRead(store, put.chunks), 'CORRUPT_OBJECT')
+      expect(cutError.context.path).toMatch(/^packs\/.*@/)
+      await rm(gone)
+      await rm(cut)
+      const goneError = await expectCairnError(writeAndRead(store, put.chunks), 'NOT_FOUND')
+      expect(goneError.context.path).toMatch(/^packs\//)
     })
   }
 

@@ -3,6 +3,7 @@
  * every BlobStore adapter runs it with one call. Behaviour an adapter may lack is gated on its
  * `properties`, never on an ad-hoc skip.
  */
+import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import type { BlobStore } from '../../src/core/ports.js'
 import { collect, expectCairnError, text } from '../helpers.js'
@@ -15,6 +16,8 @@ export interface BlobStoreFixture {
 export interface BlobStoreTraits {
   /** The store reads a ranged get into the buffer it is given (BlobStore `get`'s `into`). */
   readonly readsInto?: boolean
+  /** The store's objects are files of this machine, named by `localPath`. */
+  readonly localFiles?: boolean
 }
 
 export function describeBlobStoreContract(
@@ -74,6 +77,18 @@ export function describeBlobStoreContract(
           store.get('packs/bb/object-2', { offset: 99_500, length: 501 }, into),
           'OUT_OF_RANGE',
         )
+      }),
+    )
+
+    it(
+      `localPath${traits.localFiles === true ? '' : ', where a store has one,'} names a file holding exactly the object`,
+      withStore(async (store) => {
+        const data = new Uint8Array(70_000).map((_, i) => (i * 13) & 0xff)
+        await store.put('packs/cc/object-3', data)
+        const path = store.localPath?.('packs/cc/object-3')
+        if (traits.localFiles === true) expect(path).toBeDefined()
+        else expect(path).toBeUndefined()
+        if (path !== undefined) expect(new Uint8Array(await readFile(path))).toEqual(data)
       }),
     )
 

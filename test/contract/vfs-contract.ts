@@ -2,6 +2,7 @@
  * The Vfs conformance suite. Every Vfs implementation runs it with one call, so the simulated
  * disk the crash tests use behaves, op for op and error for error, like node:fs.
  */
+import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import type { Vfs } from '../../src/core/ports.js'
 import { expectCairnError, text } from '../helpers.js'
@@ -71,6 +72,18 @@ export function describeVfsContract(name: string, makeFixture: () => Promise<Vfs
         expect(await file.read(0, 5, small)).toEqual(text('hello'))
         expect(small.every((byte) => byte === 0xee)).toBe(true)
         await file.close()
+      }),
+    )
+
+    it(
+      'localPath, where a Vfs has one, names the file itself',
+      withVfs(async (vfs) => {
+        await vfs.mkdir('d')
+        const file = await vfs.open('d/f', 'create')
+        await file.write(text('local bytes'), 0)
+        await file.close()
+        const path = vfs.localPath?.('d/f')
+        if (path !== undefined) expect(new TextDecoder().decode(await readFile(path))).toBe('local bytes')
       }),
     )
 

@@ -38,14 +38,20 @@ function callVoid(fn: (callback: (error: NodeJS.ErrnoException | null) => void) 
   })
 }
 
-/** Opens `fullPath` and returns its descriptor and size. */
+/**
+ * Opens `fullPath` and returns its descriptor and size; without `sized`, no size (0): a handle
+ * only read from never appends, and each fstat is one more trip through libuv's thread pool (a
+ * restore's gets open a pack each).
+ */
 export async function openFd(
   fullPath: string,
   flags: number,
   io: NodeIoMode,
+  sized = true,
 ): Promise<{ fd: number; size: number }> {
   if (io === 'sync') {
     const fd = fs.openSync(fullPath, flags, 0o600)
+    if (!sized) return { fd, size: 0 }
     try {
       return { fd, size: fs.fstatSync(fd).size }
     } catch (error) {
@@ -56,6 +62,7 @@ export async function openFd(
   const fd = await call<number>((cb) => {
     fs.open(fullPath, flags, 0o600, cb)
   })
+  if (!sized) return { fd, size: 0 }
   try {
     return {
       fd,

@@ -51,10 +51,14 @@ export class NodeVfs implements Vfs {
     return path === '' ? this.root : join(this.root, parseKey(path, op))
   }
 
+  localPath(path: string): string {
+    return this.resolve(path, 'vfs.localPath')
+  }
+
   async open(path: string, mode: OpenMode): Promise<VfsFile> {
     const full = this.resolve(path, 'vfs.open')
     try {
-      const { fd, size } = await openFd(full, OPEN_FLAGS[mode], this.io)
+      const { fd, size } = await openFd(full, OPEN_FLAGS[mode], this.io, mode !== 'read')
       return new NodeFile(fd, path, size, this.io)
     } catch (error) {
       throw translateFsError(error, 'vfs.open', path)
