@@ -68,6 +68,11 @@ export class PackBuilder {
     return this.#entries.length
   }
 
+  /** The sealed pack's size in bytes: its data, footer and trailer. */
+  get sealedBytes(): number {
+    return this.#bytes + packFooterBytes(this.#entries.length) + PACK_TRAILER_BYTES
+  }
+
   add(id: ChunkId, rawLength: number, stored: StoredChunk): PackEntry {
     const entry: PackEntry = {
       id,
@@ -82,17 +87,26 @@ export class PackBuilder {
     return entry
   }
 
-  /** The pack's bytes, its entries, and how many of its last bytes are footer and trailer. */
-  seal(): SealedPack {
+  /**
+   * The pack's bytes, its entries, and how many of its last bytes are footer and trailer. The
+   * bytes are written at the start of `into` when it holds `sealedBytes` (a buffer reused from
+   * pack to pack: chunk-store.ts), else into a new buffer.
+   */
+  seal(into?: ArrayBuffer): SealedPack {
     const count = this.#entries.length
     const footerBytes = packFooterBytes(count)
-    const pack = new Uint8Array(this.#bytes + footerBytes + PACK_TRAILER_BYTES)
+    const size = this.#bytes + footerBytes + PACK_TRAILER_BYTES
+    // Every byte is written below, the trailer's reserved ones too: no zero-filled allocation.
+    const pack =
+      into !== undefined && into.byteLength >= size
+        ? new Uint8Array(into, 0, size)
+        : new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size)
     let at = 0
     for (const part of this.#parts) {
       pack.set(part, at)
       at += part.length
     }
-    const view = new DataView(pack.buffer)
+    const view = new DataView(pack.buffer, 0, size)
     for (const entry of this.#entries) {
       pack.set(Buffer.from(entry.id, 'hex'), at)
       view.setUint8(at + 32, entry.codec)
@@ -105,6 +119,7 @@ export class PackBuilder {
     const footer = pack.subarray(this.#bytes, at)
     pack.set(MAGIC, at)
     view.setUint16(at + 8, PACK_VERSION, true)
+    view.setUint16(at + 10, 0, true) // reserved
     view.setUint32(at + 12, count, true)
     view.setUint32(at + 16, crc32c(footer), true)
     view.setUint32(at + 20, footerBytes, true)

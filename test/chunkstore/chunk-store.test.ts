@@ -244,6 +244,36 @@ describe('chunk store', () => {
     expect(closes).toEqual(['bad option', 'closed store', 'read-only store'])
   })
 
+  for (const workers of [0, 2]) {
+    it(`seals packs into the buffers of packs already put, every pack still whole (workers: ${String(workers)})`, async () => {
+      const disk = new SimDisk({ seed: 14 })
+      const root = await createFsBlobStore({ vfs: disk, root: 'objects' })
+      const buffers: ArrayBufferLike[] = []
+      const blobs: BlobStore = {
+        properties: root.properties,
+        put: (key, data, options) => {
+          if (key.startsWith('packs/')) buffers.push(data.buffer)
+          return root.put(key, data, options)
+        },
+        get: (key, range, into) => root.get(key, range, into),
+        head: (key) => root.head(key),
+        list: (prefix) => root.list(prefix),
+        delete: (keys) => root.delete(keys),
+      }
+      const store = await openChunkStore({ blobs, packBytes: 2 * 1024 * 1024, workers })
+      open.push(store)
+      // Random bytes, stored raw: a 2 MiB pack per 2 MiB span read, ~12 packs in one flush.
+      const data = createRng(14).bytes(24 * 1024 * 1024)
+      const put = await store.putEntry(data)
+      await store.flush()
+      expect(buffers.length).toBeGreaterThanOrEqual(12)
+      // Two kept (one pack waits while another is put), a third while both are in use.
+      expect(new Set(buffers).size).toBeLessThanOrEqual(3)
+      expectBytes(await store.readEntryBytes(put.chunks), data)
+      expect((await store.verify({ readData: true })).problems).toEqual([])
+    })
+  }
+
   it('a failed pack put keeps its chunks pending and readable; the next flush puts them', async () => {
     const disk = new SimDisk({ seed: 12 })
     const { store } = await storeOn(disk)

@@ -26,9 +26,13 @@ beforeAll(async () => {
 })
 
 function buildPack(chunks: readonly Uint8Array[]) {
+  return buildPackInto(chunks)
+}
+
+function buildPackInto(chunks: readonly Uint8Array[], into?: ArrayBuffer) {
   const builder = new PackBuilder()
   for (const chunk of chunks) builder.add(computeChunkId(chunk), chunk.length, encodeChunk(chunk))
-  return builder.seal()
+  return builder.seal(into)
 }
 
 /** Reads the footer as a reader would: trailer first, then exactly the tail it names. */
@@ -64,6 +68,30 @@ describe('packs', () => {
       }),
       { numRuns: 100 },
     )
+  })
+
+  it('property: sealed into a buffer already holding other bytes, a pack is byte for byte the one sealed fresh', () => {
+    fc.assert(
+      fc.property(chunksArb, fc.nat(4096), fc.integer({ min: 0, max: 255 }), (chunks, spare, fill) => {
+        const builder = new PackBuilder()
+        for (const chunk of chunks) builder.add(computeChunkId(chunk), chunk.length, encodeChunk(chunk))
+        const fresh = buildPack(chunks)
+        expect(builder.sealedBytes).toBe(fresh.bytes.length)
+        const into = new ArrayBuffer(builder.sealedBytes + spare)
+        new Uint8Array(into).fill(fill)
+        const reused = builder.seal(into)
+        expect(reused.bytes.buffer).toBe(into)
+        expect(reused.bytes.byteOffset).toBe(0)
+        expectBytes(reused.bytes, fresh.bytes)
+        expect(reused.entries).toEqual(fresh.entries)
+      }),
+      { numRuns: 100 },
+    )
+    // A buffer too small is left alone: the pack gets one of its own.
+    const small = new ArrayBuffer(10)
+    const sealed = buildPackInto([new TextEncoder().encode('x'.repeat(100))], small)
+    expect(sealed.bytes.buffer).not.toBe(small)
+    expect(readFooter(sealed.bytes)).toEqual(sealed.entries)
   })
 
   it('property: any truncation of a pack is CORRUPT_OBJECT, never a shorter list', () => {
