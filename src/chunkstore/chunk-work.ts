@@ -18,6 +18,7 @@ import type { StoredChunk } from './codec.js'
 import type { IndexEntry } from './index-object.js'
 import { decodeRun, decodeRunInScratch } from './read-entry.js'
 import { placeLocalRun, placeRun } from './read-to-file.js'
+import type { LocalPlacement } from './read-to-file.js'
 import { cutSpan, encodeRanges } from './span.js'
 import type { EncodedRanges, Span, SpanCuts } from './span.js'
 
@@ -60,19 +61,10 @@ export interface ChunkWork {
     lent?: boolean,
   ): Promise<{ readonly written: number; readonly bytes: Uint8Array }>
   /**
-   * As `place`, but the thread reads the get itself: bytes `[offset, offset + length)` of the pack
-   * whose file is at `path` (BlobStore `localPath`; `key` names it in errors), read synchronously
+   * As `place`, but the thread reads the get itself, synchronously, from the pack's file
    * (local-read.ts). Resolves with the bytes written. Without a thread, the calling thread reads.
    */
-  placeLocal(
-    path: string,
-    key: string,
-    offset: number,
-    length: number,
-    entries: readonly IndexEntry[],
-    targets: readonly number[],
-    fd: number,
-  ): Promise<number>
+  placeLocal(placement: LocalPlacement): Promise<number>
   /** Starts the threads (if any, and not yet) and resolves once every one takes jobs. */
   ready(): Promise<void>
   close(): Promise<void>
@@ -103,17 +95,7 @@ export type WorkRequest =
       readonly targets: readonly number[]
       readonly fd: number
     }
-  | {
-      readonly job: number
-      readonly op: 'placeLocal'
-      readonly path: string
-      readonly key: string
-      readonly offset: number
-      readonly length: number
-      readonly entries: readonly IndexEntry[]
-      readonly targets: readonly number[]
-      readonly fd: number
-    }
+  | { readonly job: number; readonly op: 'placeLocal'; readonly placement: LocalPlacement }
   | {
       readonly job: number
       readonly op: 'check'
@@ -186,10 +168,10 @@ export function inlineChunkWork(): ChunkWork {
     place(bytes, entries, base, targets, fd) {
       return Promise.resolve({ written: placeRun(bytes, entries, base, targets, fd), bytes })
     },
-    placeLocal(path, key, offset, length, entries, targets, fd) {
+    placeLocal(placement) {
       // A throw in the executor rejects: the read's error reaches the caller as the pool's would.
       return new Promise((resolve) => {
-        resolve(placeLocalRun(path, key, offset, length, entries, targets, fd))
+        resolve(placeLocalRun(placement))
       })
     },
     ready() {
@@ -438,13 +420,11 @@ export function workerChunkWork(threads: number, spawn: () => Worker = spawnWork
         throw new CairnError('IO', 'chunk worker: nothing placed in reply', { op: 'chunk.work' })
       return { written: reply.placed, bytes: reply.bytes }
     },
-    async placeLocal(path, key, offset, length, entries, targets, fd) {
+    async placeLocal(placement) {
       ensureStarted()
       const member = pick()
-      if (member === undefined)
-        return refuse() ?? inline.placeLocal(path, key, offset, length, entries, targets, fd)
-      const request = { op: 'placeLocal', path, key, offset, length, entries, targets, fd } as const
-      const reply = await run(member, request)
+      if (member === undefined) return refuse() ?? inline.placeLocal(placement)
+      const reply = await run(member, { op: 'placeLocal', placement })
       if (!('placed' in reply))
         throw new CairnError('IO', 'chunk worker: nothing placed in reply', { op: 'chunk.work' })
       return reply.placed

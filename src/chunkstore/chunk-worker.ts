@@ -38,8 +38,7 @@ port.on('message', (request: WorkRequest) => {
         if (bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer)
         reply = { job: request.job, placed, bytes }
       } else if (request.op === 'placeLocal') {
-        const { path, key, offset, length, entries, targets, fd } = request
-        reply = { job: request.job, placed: placeLocalRun(path, key, offset, length, entries, targets, fd) }
+        reply = { job: request.job, placed: placeLocalRun(request.placement) }
       } else if (request.op === 'decode') {
         const decoded = handOver(decodeRun(request.bytes, request.entries, request.base))
         transfer.push(...decoded.transfer)

@@ -148,19 +148,23 @@ export function placeRun(
   return written
 }
 
-/**
- * `placeRun` for a get this thread reads itself from the pack's file at `path` (local-read.ts).
- * Returns the bytes written.
- */
-export function placeLocalRun(
-  path: string,
-  key: string,
-  offset: number,
-  length: number,
-  entries: readonly IndexEntry[],
-  targets: readonly number[],
-  fd: number,
-): number {
+/** A get a thread reads itself from its pack's file (local-read.ts), and where its chunks go. */
+export interface LocalPlacement {
+  /** The pack's file (BlobStore `localPath`). */
+  readonly path: string
+  /** The pack's key, to name it in errors. */
+  readonly key: string
+  readonly offset: number
+  readonly length: number
+  /** As for `placeRun`: the chunks in the range, and four numbers per placement of them. */
+  readonly entries: readonly IndexEntry[]
+  readonly targets: readonly number[]
+  readonly fd: number
+}
+
+/** `placeRun` for a get this thread reads itself. Returns the bytes written. */
+export function placeLocalRun(placement: LocalPlacement): number {
+  const { path, key, offset, length, entries, targets, fd } = placement
   return placeRun(readLocalRange(path, key, offset, length), entries, offset, targets, fd)
 }
 
@@ -236,7 +240,8 @@ export async function readIntoFile(
             const path = blobs.localPath?.(key)
             if (path !== undefined) {
               // The thread that decodes the get reads it too (local-read.ts).
-              onBytes(await work.placeLocal(path, key, read.offset, read.length, read.entries, targets, fd))
+              const { offset, length, entries } = read
+              onBytes(await work.placeLocal({ path, key, offset, length, entries, targets, fd }))
               return
             }
             const into = buffers.take(read.length)
