@@ -247,9 +247,11 @@ export async function readIntoFile(
             const into = buffers.take(read.length)
             const bytes = await readPackRange(blobs, read.packId, read.offset, read.length, into)
             const lent = bytes.buffer === into.buffer
-            if (!lent) buffers.give(into.buffer) // the store read into a buffer of its own
+            // Read into a buffer of the store's own (which may share its memory with others,
+            // as node's small buffers do): that one is never kept, ours is.
+            if (!lent) buffers.give(into.buffer)
             const placed = await work.place(bytes, read.entries, read.offset, targets, fd, lent)
-            buffers.give(placed.bytes.buffer)
+            if (lent) buffers.give(placed.bytes.buffer)
             onBytes(placed.written)
           })
           .catch((error: unknown) => {
