@@ -23,6 +23,7 @@ import type { BlobStore } from '../core/ports.js'
 import { decodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
 import { PACK_TRAILER_BYTES, PackBuilder, decodeWholePack, packFooterBytes } from './pack.js'
+import { ReadBuffers } from './read-buffers.js'
 import {
   checkStoredChunk,
   packKey,
@@ -245,13 +246,26 @@ export async function sweepPacks(
   // count as dead.
   let packsRepacked = 0
   let builder = new PackBuilder()
+  // Buffers reused from pack to pack, for the candidates read and the packs sealed: fresh ones
+  // meant fresh pages for every byte, slow to touch on a VM that gives freed memory back to its
+  // host (read-buffers.ts). Bound: what the read-ahead and the put pipeline hold at once.
+  const readBuffers = new ReadBuffers(2 * (REPACK_AHEAD + 1) * options.packBytes)
+  /** Buffers taken from `readBuffers`: only these go back (a store's own may share memory). */
+  const lentBuffers = new WeakSet<ArrayBufferLike>()
+  const lend = (length: number) => {
+    const buffer = readBuffers.take(length)
+    lentBuffers.add(buffer.buffer)
+    return buffer
+  }
+  const sealBuffers: ArrayBuffer[] = []
   /** The put of the pack sealed last (pack, then its index object), while the next one fills. */
   let putting: Promise<void> = Promise.resolve()
   /** Index objects the repack put, with their entries. */
   const added = new Map<string, readonly IndexEntry[]>()
   const flushBuilder = async () => {
     if (builder.chunkCount === 0) return
-    const sealed = builder.seal()
+    // A new buffer with a quarter to spare: the next packs differ from this one by a chunk or so.
+    const sealed = builder.seal(sealBuffers.pop() ?? new ArrayBuffer(Math.ceil(builder.sealedBytes * 1.25)))
     builder = new PackBuilder()
     await putting // one put at a time: at most one sealed pack waits in memory
     putting = putSealedPack(blobs, sealed, { unique: options.uniquePackIds === true }).then((flushed) => {
@@ -259,13 +273,17 @@ export async function sweepPacks(
       livePacks.add(flushed.packId)
       deadPacks.delete(flushed.packId)
       added.set(flushed.indexKey, flushed.entries)
+      // Put: its buffer seals a later pack.
+      if (sealBuffers.length < 2 && sealed.bytes.buffer instanceof ArrayBuffer)
+        sealBuffers.push(sealed.bytes.buffer)
     })
     putting.catch(() => undefined) // awaited at the next flush or after the copying
   }
   const copied = new Set<ChunkId>()
   /** A repack candidate's data, checked; undefined when it is left as it is (unreadable, damaged). */
   const readChecked = async ({ packId, entries, liveEntries }: (typeof repack)[number]) => {
-    const read = await readForRepack(blobs, packId, entries, liveEntries, listedSizes.get(packKey(packId)))
+    const listed = listedSizes.get(packKey(packId))
+    const read = await readForRepack(blobs, packId, entries, liveEntries, listed, lend)
     if (read === undefined) return undefined
     const { data, intact } = read
     // Its data matches the CRC its writer recorded: the stored bytes are exactly those written, so
@@ -323,6 +341,8 @@ export async function sweepPacks(
         copied.add(entry.chunkId)
         if (builder.dataBytes >= options.packBytes) await flushBuilder()
       }
+      // Its live chunks are copied out (checks worked on copies too): the buffer reads another.
+      if (lentBuffers.has(data.buffer)) readBuffers.give(data.buffer)
       livePacks.delete(packId)
       deadPacks.add(packId)
       packsRepacked++
@@ -443,6 +463,8 @@ async function readForRepack(
   entries: readonly IndexEntry[],
   liveEntries: readonly IndexEntry[],
   listedSize: number | undefined,
+  /** A buffer of at least the given length to read into (the store may use one of its own). */
+  buffer: (length: number) => Uint8Array,
 ): Promise<{ data: Uint8Array; intact: boolean } | undefined> {
   const key = packKey(packId)
   const indexedEnd = entries.reduce((end, entry) => Math.max(end, entry.offset + entry.storedLength), 0)
@@ -456,7 +478,9 @@ async function readForRepack(
   const whole = size <= indexedEnd + packFooterBytes(entries.length) + PACK_TRAILER_BYTES
   let data: Uint8Array
   try {
-    data = whole ? await blobs.get(key) : await readPackRange(blobs, packId, 0, indexedEnd)
+    data = whole
+      ? await blobs.get(key, { offset: 0, length: size }, buffer(size))
+      : await readPackRange(blobs, packId, 0, indexedEnd, buffer(indexedEnd))
   } catch (error) {
     if (isCairnError(error, 'CORRUPT_OBJECT') || isCairnError(error, 'OUT_OF_RANGE')) return undefined
     throw error

@@ -62,13 +62,13 @@ function failingAt(blobs: BlobStore, failAt: number): BlobStore & { readonly fai
  * A chunk store of `parts` entries, a pack each, on a fresh simulated disk; every `every`-th chunk
  * of all but the last entry stays live (so those packs are mostly dead), the last entry's none.
  */
-async function history(seed: number, parts: number, every: number) {
+async function history(seed: number, parts: number, every: number, rowsPerPart = 600) {
   const disk = new SimDisk({ seed })
   const blobs = await createFsBlobStore({ vfs: disk, root: 'objects' })
   const store = await openChunkStore({ blobs, chunking: SMALL, workers: 0 })
   const live = new Set<ChunkId>()
   for (let part = 1; part <= parts; part++) {
-    const put = await store.putEntry(rows(600, seed * 10 + part))
+    const put = await store.putEntry(rows(rowsPerPart, seed * 10 + part))
     await store.flush()
     if (part < parts) put.chunks.forEach((chunk, i) => i % every === 0 && live.add(chunk.id))
   }
@@ -259,6 +259,38 @@ describe('sweep', () => {
       }
     }
     expect(halts).toBeGreaterThan(60)
+  })
+
+  it('a repack reads its candidates into a few buffers, reused from pack to pack, and seals its packs into those of packs already put', async () => {
+    // 24 packs with about half their chunks dead, nearly all repack candidates; small packs, so
+    // the repack seals several.
+    const { blobs, live } = await history(15, 25, 2, 6000)
+    const reads: ArrayBufferLike[] = []
+    const puts: ArrayBufferLike[] = []
+    const watching: BlobStore = {
+      properties: blobs.properties,
+      put: (key, data, options) => {
+        if (key.startsWith('packs/')) puts.push(data.buffer)
+        return blobs.put(key, data, options)
+      },
+      get: (key, range, into) => {
+        if (key.startsWith('packs/') && into !== undefined) reads.push(into.buffer)
+        return blobs.get(key, range, into)
+      },
+      head: (key) => blobs.head(key),
+      list: (prefix) => blobs.list(prefix),
+      delete: (keys) => blobs.delete(keys),
+    }
+    const store = await openChunkStore({ blobs: watching, chunking: SMALL, workers: 0, packBytes: 64 * 1024 })
+    const report = await store.sweep(live, { repackDeadShare: 0.4 })
+    expect(report.packsRepacked).toBeGreaterThanOrEqual(20)
+    expect(reads.length).toBe(report.packsRepacked)
+    // Four read at once at most (the one copied and three ahead): the others reuse them.
+    expect(new Set(reads).size).toBeLessThanOrEqual(5)
+    expect(puts.length).toBeGreaterThanOrEqual(3)
+    expect(new Set(puts).size).toBeLessThanOrEqual(3)
+    expect((await store.verify({ readData: true })).problems).toEqual([])
+    await store.close()
   })
 
   it('a sweep reads each index object once and no pack size twice; the cache it leaves equals one rebuilt from the store', async () => {
