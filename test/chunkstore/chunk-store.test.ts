@@ -23,6 +23,7 @@ import { packKey } from '../../src/chunkstore/pack-store.js'
 import { isCairnError } from '../../src/core/errors.js'
 import type { BlobStore } from '../../src/core/ports.js'
 import { expectBytes, expectCairnError } from '../helpers.js'
+import { watchedBlobs } from './watched-blobs.js'
 
 const SMALL = { minSize: 256, avgSize: 1024, maxSize: 4096 }
 const open: ChunkStore[] = []
@@ -248,18 +249,7 @@ describe('chunk store', () => {
     it(`seals packs into the buffers of packs already put, every pack still whole (workers: ${String(workers)})`, async () => {
       const disk = new SimDisk({ seed: 14 })
       const root = await createFsBlobStore({ vfs: disk, root: 'objects' })
-      const buffers: ArrayBufferLike[] = []
-      const blobs: BlobStore = {
-        properties: root.properties,
-        put: (key, data, options) => {
-          if (key.startsWith('packs/')) buffers.push(data.buffer)
-          return root.put(key, data, options)
-        },
-        get: (key, range, into) => root.get(key, range, into),
-        head: (key) => root.head(key),
-        list: (prefix) => root.list(prefix),
-        delete: (keys) => root.delete(keys),
-      }
+      const { blobs, puts: buffers } = watchedBlobs(root)
       const store = await openChunkStore({ blobs, packBytes: 2 * 1024 * 1024, workers })
       open.push(store)
       // Random bytes, stored raw: a 2 MiB pack per 2 MiB span read, ~12 packs in one flush.

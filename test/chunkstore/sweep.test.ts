@@ -28,6 +28,7 @@ import { CairnError } from '../../src/core/errors.js'
 import type { ChunkId, PackId } from '../../src/core/ids.js'
 import type { BlobStore } from '../../src/core/ports.js'
 import { asVersion1 } from './pack-v1.js'
+import { watchedBlobs } from './watched-blobs.js'
 
 const SMALL = { minSize: 256, avgSize: 1024, maxSize: 4096 }
 /** Repack output of ~16 KiB packs: a repack writes several, and can be cut between them. */
@@ -265,22 +266,7 @@ describe('sweep', () => {
     // 24 packs with about half their chunks dead, nearly all repack candidates; small packs, so
     // the repack seals several.
     const { blobs, live } = await history(15, 25, 2, 6000)
-    const reads: ArrayBufferLike[] = []
-    const puts: ArrayBufferLike[] = []
-    const watching: BlobStore = {
-      properties: blobs.properties,
-      put: (key, data, options) => {
-        if (key.startsWith('packs/')) puts.push(data.buffer)
-        return blobs.put(key, data, options)
-      },
-      get: (key, range, into) => {
-        if (key.startsWith('packs/') && into !== undefined) reads.push(into.buffer)
-        return blobs.get(key, range, into)
-      },
-      head: (key) => blobs.head(key),
-      list: (prefix) => blobs.list(prefix),
-      delete: (keys) => blobs.delete(keys),
-    }
+    const { blobs: watching, puts, reads } = watchedBlobs(blobs)
     const store = await openChunkStore({ blobs: watching, chunking: SMALL, workers: 0, packBytes: 64 * 1024 })
     const report = await store.sweep(live, { repackDeadShare: 0.4 })
     expect(report.packsRepacked).toBeGreaterThanOrEqual(20)
