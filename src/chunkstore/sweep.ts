@@ -264,8 +264,11 @@ export async function sweepPacks(
   const added = new Map<string, readonly IndexEntry[]>()
   const flushBuilder = async () => {
     if (builder.chunkCount === 0) return
+    const size = builder.sealedBytes
+    const kept = sealBuffers.findIndex((buffer) => buffer.byteLength >= size)
     // A new buffer with a quarter to spare: the next packs differ from this one by a chunk or so.
-    const sealed = builder.seal(sealBuffers.pop() ?? new ArrayBuffer(Math.ceil(builder.sealedBytes * 1.25)))
+    const into = kept >= 0 ? sealBuffers.splice(kept, 1)[0] : new ArrayBuffer(Math.ceil(size * 1.25))
+    const sealed = builder.seal(into)
     builder = new PackBuilder()
     await putting // one put at a time: at most one sealed pack waits in memory
     putting = putSealedPack(blobs, sealed, { unique: options.uniquePackIds === true }).then((flushed) => {
