@@ -43,6 +43,8 @@ import type { SweepOutcome, SweepReport } from './sweep.js'
 import type { IndexEntry } from './index-object.js'
 import type { IndexSyncReport } from './index-sync.js'
 import { PackBuilder } from './pack.js'
+import { packBuffers } from './read-buffers.js'
+import type { ReadBuffers } from './read-buffers.js'
 import type { SealedPack } from './pack.js'
 import { packKey, putSealedPack } from './pack-store.js'
 import { readEntryChunks } from './read-entry.js'
@@ -57,10 +59,6 @@ import type { VerifyOptions, VerifyReport } from './verify.js'
 export const PACK_BYTES_DEFAULT: number = 16 * 1024 * 1024
 const PACK_BYTES_MIN = 64 * 1024
 const PACK_BYTES_MAX = 512 * 1024 * 1024
-/** Pack buffers are made in steps of this many bytes, with one step to spare. */
-const PACK_BUFFER_STEP = 1024 * 1024
-/** At most this many pack buffers are kept: one sealed pack waits while another is put. */
-const PACK_BUFFERS_KEPT = 2
 /** A pack is sealed at this many chunks whatever its bytes (its footer and index object must decode). */
 const PACK_CHUNKS_CAP = Math.min(packChunksMax, indexEntriesMax)
 
@@ -179,7 +177,7 @@ export class ChunkStore {
    * that copy ran at ~0.5 GB/s and took ~210 ms of a 268 MB first version's ~2 s. Let go when a
    * flush ends, so an idle store holds none.
    */
-  readonly #packBuffers: ArrayBuffer[] = []
+  #packBuffers: ReadBuffers
   /** The put loop while it runs. */
   #putRunning: Promise<void> | undefined
   #exclusive: Promise<unknown> = Promise.resolve()
@@ -216,6 +214,7 @@ export class ChunkStore {
     this.#params = init.params
     this.#compression = init.compression
     this.#packBytes = init.packBytes
+    this.#packBuffers = packBuffers(init.packBytes)
     this.#packChunks = init.packChunks ?? PACK_CHUNKS_CAP
     this.#work = init.work
     this.#readOnly = init.readOnly === true
@@ -313,7 +312,7 @@ export class ChunkStore {
     this.#seal()
     while (this.#sealed.length > 0) await this.#startPut()
     assert(this.#pending.size === 0, 'a flushed chunk store holds no pending chunk')
-    this.#packBuffers.length = 0
+    this.#packBuffers = packBuffers(this.#packBytes)
   }
 
   /**
@@ -620,13 +619,7 @@ export class ChunkStore {
 
   #seal(): void {
     if (this.#builder.chunkCount === 0) return
-    const size = this.#builder.sealedBytes
-    const kept = this.#packBuffers.findIndex((buffer) => buffer.byteLength >= size)
-    // A new buffer has room for a pack of about the same size (packs differ by a chunk or so).
-    const into =
-      kept >= 0
-        ? (this.#packBuffers.splice(kept, 1)[0] as ArrayBuffer)
-        : new ArrayBuffer(Math.ceil(size / PACK_BUFFER_STEP) * PACK_BUFFER_STEP + PACK_BUFFER_STEP)
+    const into = this.#packBuffers.take(this.#builder.sealedBytes).buffer as ArrayBuffer
     this.#sealed.push(this.#builder.seal(into))
     this.#builder = new PackBuilder()
   }
@@ -654,8 +647,7 @@ export class ChunkStore {
       for (const entry of flushed.entries) this.#pending.delete(entry.chunkId)
       this.#sealed.shift()
       // Nothing refers to the pack's bytes any more (its chunks are read from the pack now).
-      if (this.#packBuffers.length < PACK_BUFFERS_KEPT && sealed.bytes.buffer instanceof ArrayBuffer)
-        this.#packBuffers.push(sealed.bytes.buffer)
+      this.#packBuffers.give(sealed.bytes.buffer)
       this.#packsWritten++
       this.#recentPacks?.add(flushed.packId)
       this.#packBytesWritten += sealed.bytes.length

@@ -55,3 +55,15 @@ export class ReadBuffers {
     this.#keptBytes += buffer.byteLength
   }
 }
+
+/** A pack's bytes past its target size: the chunk that fills it, and its footer. */
+const PACK_SPARE_BYTES = 1024 * 1024
+
+/**
+ * Buffers to seal packs of about `packBytes` into, reused from pack to pack (the chunk store's,
+ * a GC repack's: one sealed pack waits while another is put). Kept: four packs' bytes, with room
+ * to spare, at most; that is two buffers where a pack's size rounds up to twice it.
+ */
+export function packBuffers(packBytes: number): ReadBuffers {
+  return new ReadBuffers(4 * (packBytes + PACK_SPARE_BYTES))
+}

@@ -23,7 +23,7 @@ import type { BlobStore } from '../core/ports.js'
 import { decodeIndexObject } from './index-object.js'
 import type { IndexEntry } from './index-object.js'
 import { PACK_TRAILER_BYTES, PackBuilder, decodeWholePack, packFooterBytes } from './pack.js'
-import { ReadBuffers } from './read-buffers.js'
+import { ReadBuffers, packBuffers } from './read-buffers.js'
 import {
   checkStoredChunk,
   packKey,
@@ -257,17 +257,14 @@ export async function sweepPacks(
     lentBuffers.add(buffer.buffer)
     return buffer
   }
-  const sealBuffers: ArrayBuffer[] = []
+  const sealBuffers = packBuffers(options.packBytes)
   /** The put of the pack sealed last (pack, then its index object), while the next one fills. */
   let putting: Promise<void> = Promise.resolve()
   /** Index objects the repack put, with their entries. */
   const added = new Map<string, readonly IndexEntry[]>()
   const flushBuilder = async () => {
     if (builder.chunkCount === 0) return
-    const size = builder.sealedBytes
-    const kept = sealBuffers.findIndex((buffer) => buffer.byteLength >= size)
-    // A new buffer with a quarter to spare: the next packs differ from this one by a chunk or so.
-    const into = kept >= 0 ? sealBuffers.splice(kept, 1)[0] : new ArrayBuffer(Math.ceil(size * 1.25))
+    const into = sealBuffers.take(builder.sealedBytes).buffer as ArrayBuffer
     const sealed = builder.seal(into)
     builder = new PackBuilder()
     await putting // one put at a time: at most one sealed pack waits in memory
@@ -277,8 +274,7 @@ export async function sweepPacks(
       deadPacks.delete(flushed.packId)
       added.set(flushed.indexKey, flushed.entries)
       // Put: its buffer seals a later pack.
-      if (sealBuffers.length < 2 && sealed.bytes.buffer instanceof ArrayBuffer)
-        sealBuffers.push(sealed.bytes.buffer)
+      sealBuffers.give(sealed.bytes.buffer)
     })
     putting.catch(() => undefined) // awaited at the next flush or after the copying
   }
