@@ -187,7 +187,7 @@ function planWindow(items: readonly Placement[]): FileWindow {
   return { reads: planned.reads, targets, storedBytes: planned.storedBytes, rawBytes: planned.rawBytes }
 }
 
-function* fileWindows(placements: readonly Placement[]): Generator<FileWindow> {
+function* fileWindows(placements: Iterable<Placement>): Generator<FileWindow> {
   for (const items of windowsOf(placements, (item) => item.entry)) yield planWindow(items)
 }
 
@@ -199,7 +199,7 @@ function* fileWindows(placements: readonly Placement[]): Generator<FileWindow> {
 export async function readIntoFile(
   blobs: BlobStore,
   work: ChunkWork,
-  placements: readonly Placement[],
+  placements: Iterable<Placement>,
   fd: number,
   length: number,
   onBytes: (bytes: number) => void = () => undefined,

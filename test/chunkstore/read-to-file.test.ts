@@ -2,9 +2,9 @@
  * Writing an entry straight into a file (`writeEntryToFile`, read-to-file.ts): whatever the pieces
  * (whole chunks, ranges of chunks, a chunk again, runs of zeros, chunks still pending), on the
  * calling thread or on the pool, the file holds exactly the entry's bytes and nothing after, and
- * progress adds up to its length; a damaged chunk is CORRUPT_OBJECT naming its pack, and the
- * failure settles only once every get has ended, so the caller may close the file; bad pieces and
- * descriptors are refused before anything is written.
+ * progress adds up to its length; a damaged chunk is CORRUPT_OBJECT naming its pack, a chunk in
+ * no index MISSING_CHUNK naming it, and a failure settles only once every get has ended, so the
+ * caller may close the file; bad pieces and descriptors are refused before anything is written.
  */
 import { mkdir, open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -17,6 +17,7 @@ import { createRng } from '../../src/adapters/sim/rng.js'
 import { openChunkStore } from '../../src/chunkstore/chunk-store.js'
 import type { ChunkRef, ChunkStore, EntryPiece } from '../../src/chunkstore/chunk-store.js'
 import { CairnError } from '../../src/core/errors.js'
+import { parseChunkId } from '../../src/core/ids.js'
 import type { ByteRange } from '../../src/core/ports.js'
 import { expectBytes, expectCairnError, makeTempDir } from '../helpers.js'
 
@@ -300,6 +301,48 @@ describe('writeEntryToFile', () => {
     await file.close()
     expect(error).toBeInstanceOf(CairnError)
     expect(error.context.path).toMatch(/^packs\//)
+  })
+
+  it('a chunk in no index, past the first windows, is MISSING_CHUNK once every get has ended', async () => {
+    // Chunks are located window by window as the restore reaches them, so the missing one is
+    // found while the windows before it are being read and written.
+    let running = 0
+    let gets = 0
+    const blobs = new (class extends MemoryBlobStore {
+      override async get(key: string, range?: ByteRange): Promise<Uint8Array> {
+        running++
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 2))
+          if (key.startsWith('packs/')) gets++
+          return await super.get(key, range)
+        } finally {
+          running--
+        }
+      }
+    })()
+    const store = await openChunkStore({ blobs, workers: 2, packBytes: 256 * KiB })
+    stores.push(store)
+    const put = await store.putEntry(mixedBytes(7, 24 * MiB))
+    await store.flush()
+    const last = put.chunks[put.chunks.length - 1] as ChunkRef
+    const absent: ChunkRef = {
+      id: parseChunkId((last.id.startsWith('0') ? '1' : '0') + last.id.slice(1)),
+      length: last.length,
+    }
+    expect(store.has(absent.id)).toBe(false)
+    const file = await open(join(dir, 'missing'), 'w')
+    try {
+      const error = await expectCairnError(
+        store.writeEntryToFile([...put.chunks, absent], file.fd),
+        'MISSING_CHUNK',
+      )
+      expect(error.context.path).toBe(`chunks/${absent.id}`)
+      expect(running).toBe(0)
+      // The windows before it were read (located lazily, not all up front).
+      expect(gets).toBeGreaterThan(0)
+    } finally {
+      await file.close()
+    }
   })
 
   it('refuses a bad descriptor, a fractional or negative run of zeros, a range outside its chunk', async () => {
