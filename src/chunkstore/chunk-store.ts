@@ -4,21 +4,19 @@
  * Write path (`putEntry`, ingest.ts): the source is copied into spans of ~2 MiB that worker
  * threads cut and hash (span.ts); the calling thread stitches their cuts into the sequential
  * chunks, claims the ones neither the index nor this session holds, and only those are compressed
- * (on the workers) and appended to the open pack. A full pack (by bytes, or by chunk count) is
- * sealed and put in the background while the next fills; its index object follows it
- * (pack-store.ts). Memory stays bounded: a few spans in flight, the open pack, and at most one
- * sealed pack waiting while another is put.
+ * (on the workers) and appended to the open pack. A full pack is sealed and put in the background
+ * while the next fills; its index object follows it (pack-pipeline.ts). Memory stays bounded: a
+ * few spans in flight, the open pack, and at most one sealed pack waiting while another is put.
  *
  * Chunks reach the index only once their pack and index object are durable. Until then they are
  * "pending": deduplicated against and readable from memory, but not yet safe to reference from
  * anything durable. `flush()` makes every pending chunk durable; the checkpoint protocol calls it
- * before writing a manifest.
+ * before writing a manifest. A failed pack put is tried again by the next put or flush.
  *
- * A failed pack put leaves its sealed pack in memory and its chunks pending: the next put (by a
- * later entry, or `flush()`) tries it again; when two packs wait, the entry being stored fails
- * with the error (its chunks added so far stay pending), and `flush()` reports it too.
+ * Read path: `readEntry` (read-entry.ts) and `writeEntryToFile` (read-to-file.ts). Maintenance:
+ * `sweep`, `condemn` and `deleteCondemned` (sweep.ts, condemned-delete.ts), then the index cache
+ * brought back in line (index-sync.ts).
  */
-import { assert } from '../core/assert.js'
 import { CairnError } from '../core/errors.js'
 import { indexEntriesMax, packChunksMax } from '../core/limits.js'
 import type { ChunkId, PackId } from '../core/ids.js'
@@ -26,15 +24,14 @@ import type { BlobStore } from '../core/ports.js'
 import { MemoryChunkIndex } from './chunk-index.js'
 import type { ChunkIndex } from './chunk-index.js'
 import { loadChunkHasher } from './chunk-id.js'
-import { defaultWorkerCount, inlineChunkWork, workerChunkWork } from './chunk-work.js'
+import { defaultWorkerCount, inlineChunkWork } from './chunk-work.js'
 import type { ChunkWork } from './chunk-work.js'
 import { parseChunking } from './chunker.js'
 import type { ChunkingOptions, ChunkingParams } from './chunker.js'
-import { decodeChunk } from './codec.js'
-import type { StoredChunk } from './codec.js'
 import { ingestEntry } from './ingest.js'
+import { workerChunkWork } from './worker-pool.js'
 import { SpanBuffers } from './span.js'
-import type { ChunkRef, IngestResult, IngestSink } from './ingest.js'
+import type { ChunkRef, IngestResult } from './ingest.js'
 import { syncIndex } from './index-sync.js'
 import { sweepPacks } from './sweep.js'
 import { deleteCondemnedPacks } from './condemned-delete.js'
@@ -42,14 +39,9 @@ import type { CondemnedDeleteReport } from './condemned-delete.js'
 import type { SweepOutcome, SweepReport } from './sweep.js'
 import type { IndexEntry } from './index-object.js'
 import type { IndexSyncReport } from './index-sync.js'
-import { PackBuilder } from './pack.js'
-import { packBuffers } from './read-buffers.js'
-import type { ReadBuffers } from './read-buffers.js'
-import type { SealedPack } from './pack.js'
-import { packKey, putSealedPack } from './pack-store.js'
-import { readEntryChunks } from './read-entry.js'
-import { layOut, readIntoFile, writeAt } from './read-to-file.js'
-import type { Placement } from './read-to-file.js'
+import { PackPipeline } from './pack-pipeline.js'
+import { packKey } from './pack-store.js'
+import { EntryReader } from './entry-reader.js'
 import type { EntryPiece } from './read-to-file.js'
 import { entryInput, isEntryReader } from './source.js'
 import type { EntrySource } from './source.js'
@@ -97,14 +89,6 @@ export interface ChunkStoreStats {
   readonly packBytesWritten: number
   readonly lastSync: IndexSyncReport
 }
-
-interface PendingChunk {
-  readonly rawLength: number
-  stored: StoredChunk | undefined
-}
-
-/** A sealed pack waiting to be put; its id is chosen at the first put, kept for a retry. */
-type PendingPack = SealedPack & { packId?: PackId }
 
 /** Opens a chunk store on `blobs`, bringing the index cache up to date first. */
 export async function openChunkStore(options: ChunkStoreOptions): Promise<ChunkStore> {
@@ -163,34 +147,20 @@ export class ChunkStore {
   readonly #params: ChunkingParams
   readonly #compression: 'deflate' | 'none'
   readonly #packBytes: number
-  readonly #packChunks: number
   readonly #work: ChunkWork
   readonly #readOnly: boolean
   /** Spans in flight per entry: enough to keep every worker busy. */
   readonly #depth: number
   readonly #buffers: SpanBuffers
-  readonly #pending = new Map<ChunkId, PendingChunk>()
-  #builder = new PackBuilder()
-  readonly #sealed: PendingPack[] = []
-  /**
-   * Buffers of packs already put, to seal the next ones into. A fresh ~16 MiB buffer per pack
-   * meant fresh pages, written first by the seal's copy on the calling thread: on the 2-core VM
-   * that copy ran at ~0.5 GB/s and took ~210 ms of a 268 MB first version's ~2 s. Let go when a
-   * flush ends, so an idle store holds none.
-   */
-  #packBuffers: ReadBuffers
-  /** The put loop while it runs. */
-  #putRunning: Promise<void> | undefined
+  /** New chunks, from claimed to durable: the open pack, sealed packs and their puts. */
+  readonly #packs: PackPipeline
+  readonly #reader: EntryReader
   #exclusive: Promise<unknown> = Promise.resolve()
   #closed = false
   /** Set as `close()` begins: no new work is accepted. */
   #closing = false
-  #packsWritten = 0
-  /** Packs this store put since `packsPutSince` last began counting (a shared store's commit guard). */
-  #recentPacks: Set<string> | undefined
   #excluded: ReadonlySet<string> = new Set()
   readonly #shared: boolean
-  #packBytesWritten = 0
   readonly #lastSync: IndexSyncReport
 
   /** Use `openChunkStore`. */
@@ -215,8 +185,20 @@ export class ChunkStore {
     this.#params = init.params
     this.#compression = init.compression
     this.#packBytes = init.packBytes
-    this.#packBuffers = packBuffers(init.packBytes)
-    this.#packChunks = init.packChunks ?? PACK_CHUNKS_CAP
+    this.#packs = new PackPipeline({
+      blobs: init.blobs,
+      index: init.index,
+      packBytes: init.packBytes,
+      packChunks: init.packChunks ?? PACK_CHUNKS_CAP,
+      unique: this.#shared,
+      durable: (id) => this.#durable(id),
+    })
+    this.#reader = new EntryReader({
+      blobs: init.blobs,
+      work: init.work,
+      packs: this.#packs,
+      lookUp: (id) => this.#index.get(id) ?? this.#overlay.get(id),
+    })
     this.#work = init.work
     this.#readOnly = init.readOnly === true
     this.#depth = 2 * Math.max(1, init.workers) + 2
@@ -231,7 +213,11 @@ export class ChunkStore {
 
   /** True when the chunk is stored (durably, or pending in this session) outside the excluded packs. */
   has(id: ChunkId): boolean {
-    if (this.#pending.has(id)) return true
+    return this.#packs.isPending(id) || this.#durable(id)
+  }
+
+  /** True when the chunk is durably stored outside the excluded packs. */
+  #durable(id: ChunkId): boolean {
     if (this.#excluded.size === 0) return this.#index.has(id) || this.#overlay.has(id)
     const entry = this.#index.get(id) ?? this.#overlay.get(id)
     return entry !== undefined && !this.#excluded.has(entry.packId)
@@ -250,8 +236,7 @@ export class ChunkStore {
    * next call). A shared store's commit guard need not look again for packs it put itself.
    */
   packsPutFromNow(): ReadonlySet<string> {
-    this.#recentPacks = new Set()
-    return this.#recentPacks
+    return this.#packs.packsPutFromNow()
   }
 
   /** Merges index objects other machines put since the last look (a shared object store). */
@@ -309,11 +294,8 @@ export class ChunkStore {
     return this.#serially('chunkstore.flush', () => this.#flush())
   }
 
-  async #flush(): Promise<void> {
-    this.#seal()
-    while (this.#sealed.length > 0) await this.#startPut()
-    assert(this.#pending.size === 0, 'a flushed chunk store holds no pending chunk')
-    this.#packBuffers = packBuffers(this.#packBytes)
+  #flush(): Promise<void> {
+    return this.#packs.flush()
   }
 
   /**
@@ -329,20 +311,7 @@ export class ChunkStore {
   /** A chunk's raw bytes, checked against its id. */
   async readChunk(ref: ChunkRef): Promise<Uint8Array> {
     this.#checkOpen('chunk.read')
-    const pending = this.#pending.get(ref.id)
-    if (pending !== undefined) {
-      if (pending.stored === undefined) throw missing(ref.id, 'is still being written')
-      const raw = decodeChunk(
-        pending.stored.codec,
-        pending.stored.bytes,
-        pending.rawLength,
-        `pending/${ref.id}`,
-      )
-      // A raw chunk's bytes are the pack's own: the caller gets a copy it may change.
-      return raw === pending.stored.bytes ? raw.slice() : raw
-    }
-    const [bytes] = await collectOne(readEntryChunks(this.#blobs, this.#work, this.#locate([ref])))
-    return bytes ?? new Uint8Array(0)
+    return await this.#reader.readChunk(ref)
   }
 
   /** The pack a durable chunk lies in (undefined when pending or unknown). */
@@ -359,7 +328,7 @@ export class ChunkStore {
     const missing: ChunkId[] = []
     const packs = new Map<string, boolean>()
     for (const id of ids) {
-      if (this.#pending.has(id)) continue
+      if (this.#packs.isPending(id)) continue
       const entry = this.#index.get(id) ?? this.#overlay.get(id)
       if (entry === undefined) {
         missing.push(id)
@@ -378,18 +347,7 @@ export class ChunkStore {
   /** An entry's bytes as a stream of pieces (about a chunk each), in bounded memory. */
   async *readEntry(chunks: readonly ChunkRef[]): AsyncGenerator<Uint8Array> {
     this.#checkOpen('entry.read')
-    // Runs of durable chunks are read together (read-entry.ts plans their ranged gets); pending ones one by one.
-    let run: ChunkRef[] = []
-    for (const ref of chunks) {
-      if (this.#pending.has(ref.id)) {
-        if (run.length > 0) yield* readEntryChunks(this.#blobs, this.#work, this.#locate(run))
-        run = []
-        yield await this.readChunk(ref)
-      } else {
-        run.push(ref)
-      }
-    }
-    if (run.length > 0) yield* readEntryChunks(this.#blobs, this.#work, this.#locate(run))
+    yield* this.#reader.readEntry(chunks)
   }
 
   /**
@@ -410,27 +368,7 @@ export class ChunkStore {
     this.#checkOpen('entry.write')
     if (!Number.isSafeInteger(fd) || fd < 0)
       throw new CairnError('BAD_OPTION', `${String(fd)} is not a file descriptor`, { op: 'entry.write' })
-    const { placed, length, zeros } = layOut(pieces)
-    const pendingIds = this.#pending
-    const durable = pendingIds.size === 0 ? placed : placed.filter((item) => !pendingIds.has(item.ref.id))
-    const pending = pendingIds.size === 0 ? [] : placed.filter((item) => pendingIds.has(item.ref.id))
-    // Located as the restore reaches them, window by window, while the gets of the windows before
-    // run: not all up front (~110 ms of index lookups for the bench's 288 MB version, ~15,000
-    // chunks, before its first get started).
-    const locate = (ref: ChunkRef) => this.#locateOne(ref)
-    function* placements(): Generator<Placement> {
-      for (const { ref, from, to, at } of durable) yield { entry: locate(ref), from, to, at }
-    }
-    await readIntoFile(this.#blobs, this.#work, placements(), fd, length, options.onBytes)
-    // Chunks not yet in a pack are read from memory, on this thread.
-    for (const item of pending) {
-      const raw = (await this.readChunk(item.ref)).subarray(item.from, item.to)
-      await writeAt(fd, raw, item.at)
-      options.onBytes?.(raw.length)
-    }
-    // The runs of zeros are in the file (as holes) since it was sized: progress adds up to its length.
-    if (zeros > 0) options.onBytes?.(zeros)
-    return length
+    return await this.#reader.writeEntryToFile(pieces, fd, options.onBytes)
   }
 
   /** An entry's bytes, whole. */
@@ -537,9 +475,9 @@ export class ChunkStore {
   stats(): ChunkStoreStats {
     return {
       chunksIndexed: this.#index.size,
-      chunksPending: this.#pending.size,
-      packsWritten: this.#packsWritten,
-      packBytesWritten: this.#packBytesWritten,
+      chunksPending: this.#packs.pendingCount,
+      packsWritten: this.#packs.packsWritten,
+      packBytesWritten: this.#packs.packBytesWritten,
       lastSync: this.#lastSync,
     }
   }
@@ -574,7 +512,7 @@ export class ChunkStore {
           op: 'entry.put',
           path: name,
         })
-      return await ingestEntry(input, params, this.#work, this.#compression, this.#sink, {
+      return await ingestEntry(input, params, this.#work, this.#compression, this.#packs.sink, {
         depth: this.#depth,
         buffers: this.#buffers,
       })
@@ -584,97 +522,6 @@ export class ChunkStore {
       if (isEntryReader(input)) await input.close().catch(() => undefined)
       throw error
     }
-  }
-
-  /** What ingest asks of the store: claims against the index and pending chunks, and the open pack. */
-  readonly #sink: IngestSink = {
-    claim: (id, length) => {
-      if (this.has(id)) return false
-      this.#pending.set(id, { rawLength: length, stored: undefined })
-      return true
-    },
-    release: (id) => {
-      this.#pending.delete(id)
-    },
-    add: (id, length, stored) => {
-      const pending = this.#pending.get(id)
-      if (pending !== undefined) pending.stored = stored
-      this.#builder.add(id, length, stored)
-      // A pack is full by bytes, or by chunk count: its footer and index object must stay
-      // within what a reader accepts (limits.ts), however small the chunks.
-      if (this.#builder.dataBytes >= this.#packBytes || this.#builder.chunkCount >= this.#packChunks)
-        this.#seal()
-    },
-    afterSpan: async () => {
-      // Back-pressure: at most one sealed pack waits while another is put. A put that failed is
-      // tried again here; if it fails again the error reaches this entry, whose chunks added so
-      // far stay pending (readable, retried by the next put or flush).
-      let failures = 0
-      while (this.#sealed.length > 1) {
-        try {
-          await this.#startPut()
-        } catch (error) {
-          if (++failures > 1) throw error // once more at once: a passing fault costs no entry
-        }
-      }
-      if (this.#sealed.length > 0) this.#startPut().catch(() => undefined)
-    },
-  }
-
-  #seal(): void {
-    if (this.#builder.chunkCount === 0) return
-    const into = this.#packBuffers.take(this.#builder.sealedBytes).buffer as ArrayBuffer
-    this.#sealed.push(this.#builder.seal(into))
-    this.#builder = new PackBuilder()
-  }
-
-  /** The put loop, started unless it runs already; resolves when no sealed pack is left. */
-  #startPut(): Promise<void> {
-    if (this.#putRunning === undefined) {
-      const run = this.#putSealed()
-      this.#putRunning = run
-      // Cleared as the loop ends, before anyone awaiting it resumes (handlers run in order).
-      const clear = () => {
-        if (this.#putRunning === run) this.#putRunning = undefined
-      }
-      run.then(clear, clear)
-    }
-    return this.#putRunning
-  }
-
-  /** Puts the sealed packs in order; each one's chunks join the index once it is durable. */
-  async #putSealed(): Promise<void> {
-    while (this.#sealed.length > 0) {
-      const sealed = this.#sealed[0] as PendingPack
-      const flushed = await putSealedPack(this.#blobs, sealed, { unique: this.#shared })
-      this.#index.addIndexObject(flushed.indexKey, flushed.entries)
-      for (const entry of flushed.entries) this.#pending.delete(entry.chunkId)
-      this.#sealed.shift()
-      // Nothing refers to the pack's bytes any more (its chunks are read from the pack now).
-      this.#packBuffers.give(sealed.bytes.buffer)
-      this.#packsWritten++
-      this.#recentPacks?.add(flushed.packId)
-      this.#packBytesWritten += sealed.bytes.length
-    }
-  }
-
-  /** The index entries of durable chunks, checked against the lengths the entry recorded. */
-  #locate(refs: readonly ChunkRef[]): { ref: ChunkRef; entry: IndexEntry }[] {
-    return refs.map((ref) => ({ ref, entry: this.#locateOne(ref) }))
-  }
-
-  /** A durable chunk's index entry, checked against the length the entry recorded. */
-  #locateOne(ref: ChunkRef): IndexEntry {
-    const entry = this.#index.get(ref.id) ?? this.#overlay.get(ref.id)
-    if (entry === undefined) throw missing(ref.id, 'is in no index')
-    if (entry.rawLength !== ref.length) {
-      throw new CairnError(
-        'CORRUPT_OBJECT',
-        `chunk ${ref.id.slice(0, 8)} is ${String(entry.rawLength)} bytes in the index, ${String(ref.length)} in the entry`,
-        { op: 'entry.read', path: `chunks/${ref.id}` },
-      )
-    }
-    return entry
   }
 
   #serially<T>(op: string, task: () => Promise<T>): Promise<T> {
@@ -687,17 +534,4 @@ export class ChunkStore {
   #checkOpen(op: string): void {
     if (this.#closed || this.#closing) throw new CairnError('CLOSED', 'the chunk store is closed', { op })
   }
-}
-
-function missing(id: ChunkId, why: string): CairnError {
-  return new CairnError('MISSING_CHUNK', `chunk ${id.slice(0, 8)} ${why}`, {
-    op: 'chunk.read',
-    path: `chunks/${id}`,
-  })
-}
-
-async function collectOne(pieces: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = []
-  for await (const piece of pieces) out.push(piece)
-  return out
 }

@@ -1,7 +1,7 @@
 /**
- * A worker thread of the chunk pool (chunk-work.ts): cuts and hashes spans, and compresses
- * new chunks, reading them in shared memory, and decodes what restores read (writing it into the
- * restored file itself, for `place`). Results come back in
+ * A worker thread of the chunk pool (worker-pool.ts; chunk-work.ts says what it is asked): cuts
+ * and hashes spans, and compresses new chunks, reading them in shared memory, and decodes what
+ * restores read (writing it into the restored file itself, for `place`). Results come back in
  * transferred buffers, not copies.
  */
 import { parentPort } from 'node:worker_threads'
