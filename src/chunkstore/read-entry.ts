@@ -14,7 +14,7 @@
  * when a window is larger), plus what the consumer holds; at most the store's `concurrencyMax`
  * gets at once.
  */
-import type { PackId } from '../core/ids.js'
+import type { ChunkId, PackId } from '../core/ids.js'
 import type { BlobStore } from '../core/ports.js'
 import type { ChunkWork } from './chunk-work.js'
 import type { IndexEntry } from './index-object.js'
@@ -49,17 +49,32 @@ export interface ReadWindow {
   readonly rawBytes: number
 }
 
-/** The gets that fetch `entries` (chunks of one window): by pack, by offset, near ones merged. */
+/**
+ * The gets that fetch `entries` (chunks of one window): by pack, by offset, near ones merged. A
+ * chunk id is read from one place: the index gives each id one entry.
+ */
 export function planReads(entries: readonly IndexEntry[]): ReadWindow {
-  const unique = new Map<string, IndexEntry>()
-  for (const entry of entries) unique.set(`${entry.packId}@${String(entry.offset)}`, entry)
-  const sorted = [...unique.values()].sort((a, b) =>
-    a.packId === b.packId ? a.offset - b.offset : a.packId < b.packId ? -1 : 1,
-  )
+  // Keyed by chunk id (the index places each chunk once): the ids are the entry's own strings,
+  // hashed once, where keys of pack id and offset were three new 70-character strings per chunk.
+  // Packs are numbered in the order they first appear, so the sort compares numbers, not 64-hex
+  // ids. Planning the 34 windows of the bench's 20th --full version (~15,000 chunks, 1,247 gets)
+  // took 43 ms in a fresh process and 13 warm before, 20 and 3.5 after.
+  const unique = new Map<ChunkId, IndexEntry>()
+  for (const entry of entries) unique.set(entry.chunkId, entry)
+  const packNo = new Map<PackId, number>()
+  const sorted = [...unique.values()].map((entry) => {
+    let no = packNo.get(entry.packId)
+    if (no === undefined) {
+      no = packNo.size
+      packNo.set(entry.packId, no)
+    }
+    return { entry, no }
+  })
+  sorted.sort((a, b) => a.no - b.no || a.entry.offset - b.entry.offset)
   const reads: PackRead[] = []
-  const where = new Map<string, { read: number; index: number }>()
+  const where = new Map<ChunkId, { read: number; index: number }>()
   let read: PackRead | undefined
-  for (const entry of sorted) {
+  for (const { entry } of sorted) {
     const end = read === undefined ? 0 : read.offset + read.length
     const gap = entry.offset - end
     const joins =
@@ -78,10 +93,7 @@ export function planReads(entries: readonly IndexEntry[]): ReadWindow {
       read.gapBytes += gap
       read.length += gap
     }
-    where.set(`${entry.packId}@${String(entry.offset)}`, {
-      read: reads.length - 1,
-      index: read.entries.length,
-    })
+    where.set(entry.chunkId, { read: reads.length - 1, index: read.entries.length })
     read.entries.push(entry)
     read.length += entry.storedLength
     read.rawLength += entry.rawLength
@@ -92,9 +104,7 @@ export function planReads(entries: readonly IndexEntry[]): ReadWindow {
     storedBytes += r.length
     rawBytes += r.rawLength
   }
-  const order = entries.map(
-    (entry) => where.get(`${entry.packId}@${String(entry.offset)}`) as { read: number; index: number },
-  )
+  const order = entries.map((entry) => where.get(entry.chunkId) as { read: number; index: number })
   return { reads, order, storedBytes, rawBytes }
 }
 

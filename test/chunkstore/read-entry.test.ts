@@ -36,7 +36,9 @@ const layout = fc
       let offset = 0
       for (const [i, storedLength] of lengths.entries()) {
         entries.push({
-          chunkId: `${String(p)}-${String(i)}`.padEnd(64, '0') as ChunkId,
+          // Ended by '-': "2-1" and "2-10" padded alike were one id, which a real index never
+          // places twice (the plan reads each id once).
+          chunkId: `${String(p)}-${String(i)}-`.padEnd(64, '0') as ChunkId,
           packId: String(p).repeat(64) as PackId,
           offset,
           storedLength,
