@@ -58,6 +58,33 @@ function expected(pieces: readonly EntryPiece[], bytesOf: (ref: ChunkRef) => Uin
   return new Uint8Array(Buffer.concat(parts))
 }
 
+/**
+ * A memory store whose gets take 2 ms each, counted while they run (and pack gets in all);
+ * `alter` may change what a get returns.
+ */
+class SlowBlobs extends MemoryBlobStore {
+  running = 0
+  packGets = 0
+  readonly #alter: (key: string, bytes: Uint8Array) => Uint8Array
+
+  constructor(alter: (key: string, bytes: Uint8Array) => Uint8Array = (_key, bytes) => bytes) {
+    super()
+    this.#alter = alter
+  }
+
+  override async get(key: string, range?: ByteRange): Promise<Uint8Array> {
+    this.running++
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      const bytes = await super.get(key, range)
+      if (key.startsWith('packs/')) this.packGets++
+      return this.#alter(key, bytes)
+    } finally {
+      this.running--
+    }
+  }
+}
+
 let fileNo = 0
 /** Writes `pieces` into a new file (or over `existing` bytes) and reads the file back. */
 async function writeAndRead(
@@ -269,25 +296,13 @@ describe('writeEntryToFile', () => {
 
   it('a damaged chunk is CORRUPT_OBJECT, and every get has ended when it settles', async () => {
     let damage = false
-    let running = 0
-    const blobs = new (class extends MemoryBlobStore {
-      override async get(key: string, range?: ByteRange): Promise<Uint8Array> {
-        running++
-        try {
-          await new Promise((resolve) => setTimeout(resolve, 2))
-          const bytes = await super.get(key, range)
-          if (damage && key.startsWith('packs/') && bytes.length > 100) {
-            damage = false
-            const copy = bytes.slice()
-            copy[50] = (copy[50] as number) ^ 0x10
-            return copy
-          }
-          return bytes
-        } finally {
-          running--
-        }
-      }
-    })()
+    const blobs = new SlowBlobs((key, bytes) => {
+      if (!damage || !key.startsWith('packs/') || bytes.length <= 100) return bytes
+      damage = false
+      const copy = bytes.slice()
+      copy[50] = (copy[50] as number) ^ 0x10
+      return copy
+    })
     const store = await openChunkStore({ blobs, workers: 2, packBytes: 256 * KiB })
     stores.push(store)
     const data = mixedBytes(5, 6 * MiB)
@@ -297,7 +312,7 @@ describe('writeEntryToFile', () => {
     const path = join(dir, 'damaged')
     const file = await open(path, 'w')
     const error = await expectCairnError(store.writeEntryToFile(put.chunks, file.fd), 'CORRUPT_OBJECT')
-    expect(running).toBe(0)
+    expect(blobs.running).toBe(0)
     await file.close()
     expect(error).toBeInstanceOf(CairnError)
     expect(error.context.path).toMatch(/^packs\//)
@@ -306,20 +321,7 @@ describe('writeEntryToFile', () => {
   it('a chunk in no index, past the first windows, is MISSING_CHUNK once every get has ended', async () => {
     // Chunks are located window by window as the restore reaches them, so the missing one is
     // found while the windows before it are being read and written.
-    let running = 0
-    let gets = 0
-    const blobs = new (class extends MemoryBlobStore {
-      override async get(key: string, range?: ByteRange): Promise<Uint8Array> {
-        running++
-        try {
-          await new Promise((resolve) => setTimeout(resolve, 2))
-          if (key.startsWith('packs/')) gets++
-          return await super.get(key, range)
-        } finally {
-          running--
-        }
-      }
-    })()
+    const blobs = new SlowBlobs()
     const store = await openChunkStore({ blobs, workers: 2, packBytes: 256 * KiB })
     stores.push(store)
     const put = await store.putEntry(mixedBytes(7, 24 * MiB))
@@ -337,9 +339,9 @@ describe('writeEntryToFile', () => {
         'MISSING_CHUNK',
       )
       expect(error.context.path).toBe(`chunks/${absent.id}`)
-      expect(running).toBe(0)
+      expect(blobs.running).toBe(0)
       // The windows before it were read (located lazily, not all up front).
-      expect(gets).toBeGreaterThan(0)
+      expect(blobs.packGets).toBeGreaterThan(0)
     } finally {
       await file.close()
     }
