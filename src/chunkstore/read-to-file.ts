@@ -271,6 +271,10 @@ export async function readIntoFile(
       })
       inFlight.add(tracked)
     }
+  } catch (error) {
+    // Planning failed (a chunk the index lacks, found as its window is planned): the gets not yet
+    // started skip, as after a failed get.
+    failure ??= { error }
   } finally {
     // Every write has ended before the caller may close the file.
     while (inFlight.size > 0) await Promise.allSettled([...inFlight])
