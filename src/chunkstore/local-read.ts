@@ -7,7 +7,8 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs'
 import { translateFsError } from '../adapters/node/fs-errors.js'
-import { CairnError, isCairnError } from '../core/errors.js'
+import { CairnError } from '../core/errors.js'
+import { packTooShort } from './pack-store.js'
 import { READ_BYTES_MAX } from './read-entry.js'
 
 /** Where a thread reads the gets it reads itself (kept for reuse: no fresh pages per get). */
@@ -37,15 +38,10 @@ export function readLocalRange(path: string, key: string, offset: number, length
       if (count === 0) break
       filled += count
     }
-    if (filled < length)
-      throw new CairnError('CORRUPT_OBJECT', 'pack is shorter than its index says', {
-        op: 'chunk.read',
-        path: `${key}@${String(offset)}`,
-      })
+    if (filled < length) throw packTooShort(key, offset)
     return scratch.subarray(0, length)
   } catch (error) {
-    if (isCairnError(error)) throw error
-    throw translateFsError(error, 'blob.get', key)
+    throw translateFsError(error, 'blob.get', key) // a CairnError passes through as it is
   } finally {
     closeSync(fd)
   }

@@ -154,12 +154,17 @@ export async function readPackRange(
     return await store.get(key, { offset, length }, into)
   } catch (error) {
     if (!isCairnError(error, 'OUT_OF_RANGE')) throw error
-    throw new CairnError('CORRUPT_OBJECT', `pack is shorter than its index says`, {
-      op: 'chunk.read',
-      path: `${key}@${String(offset)}`,
-      cause: error,
-    })
+    throw packTooShort(key, offset, error)
   }
+}
+
+/** The error of a get past a pack's end: `CORRUPT_OBJECT` naming the pack and the offset. */
+export function packTooShort(key: string, offset: number, cause?: unknown): CairnError {
+  return new CairnError('CORRUPT_OBJECT', 'pack is shorter than its index says', {
+    op: 'chunk.read',
+    path: `${key}@${String(offset)}`,
+    ...(cause === undefined ? {} : { cause }),
+  })
 }
 
 /** A stored chunk decoded and checked against its id: `CORRUPT_OBJECT` naming pack and offset. */

@@ -215,6 +215,12 @@ export async function readIntoFile(
   // twice its stored bytes). Dropped with the restore.
   const buffers = new ReadBuffers(2 * AHEAD_BYTES)
   const inFlight = new Set<Promise<void>>()
+  // Each pack's file, asked of the store once per restore, not once per get.
+  const localPaths = new Map<string, string | undefined>()
+  const localPathOf = (key: string): string | undefined => {
+    if (!localPaths.has(key)) localPaths.set(key, blobs.localPath?.(key))
+    return localPaths.get(key)
+  }
   let aheadBytes = 0
   let aheadRaw = 0
   let failure: { readonly error: unknown } | undefined
@@ -240,7 +246,7 @@ export async function readIntoFile(
             if (failure !== undefined) return
             const targets = window.targets[r] ?? []
             const key = packKey(read.packId)
-            const path = blobs.localPath?.(key)
+            const path = localPathOf(key)
             if (path !== undefined) {
               // The thread that decodes the get reads it too (local-read.ts).
               const { offset, length, entries } = read
@@ -294,23 +300,30 @@ export function writeAt(fd: number, bytes: Uint8Array, at: number): Promise<void
 }
 
 function sizeOfFd(fd: number): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    try {
-      fstat(fd, (error, stats) => {
-        if (error === null) resolve(stats.size)
-        else reject(writeError(error, fd, 0))
-      })
-    } catch (error) {
-      reject(writeError(error, fd, 0)) // a descriptor node refuses outright (not a number, negative)
-    }
+  return onFd(fd, (done) => {
+    fstat(fd, (error, stats) => {
+      done(error, error === null ? stats.size : 0)
+    })
   })
 }
 
 function truncateFd(fd: number, length: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
+  return onFd(fd, (done) => {
+    ftruncate(fd, length, (error) => {
+      done(error, undefined)
+    })
+  })
+}
+
+/** A callback call of node:fs on `fd`, its failure as `writeError`. */
+function onFd<T>(
+  fd: number,
+  call: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     try {
-      ftruncate(fd, length, (error) => {
-        if (error === null) resolve()
+      call((error, value) => {
+        if (error === null) resolve(value)
         else reject(writeError(error, fd, 0))
       })
     } catch (error) {
