@@ -90,12 +90,12 @@ export class PackBuilder {
   /**
    * The pack's bytes, its entries, and how many of its last bytes are footer and trailer. The
    * bytes are written at the start of `into` when it holds `sealedBytes` (a buffer reused from
-   * pack to pack: chunk-store.ts), else into a new buffer.
+   * pack to pack: pack-pipeline.ts), else into a new buffer.
    */
   seal(into?: ArrayBuffer): SealedPack {
     const count = this.#entries.length
     const footerBytes = packFooterBytes(count)
-    const size = this.#bytes + footerBytes + PACK_TRAILER_BYTES
+    const size = this.sealedBytes
     // Every byte is written below, the trailer's reserved ones too: no zero-filled allocation.
     const pack =
       into !== undefined && into.byteLength >= size

@@ -1,6 +1,6 @@
 /**
  * The buffers a restore reads its gets into (read-to-file.ts), and a GC repack its candidate packs
- * (sweep.ts), reused from get to get. Only buffers taken from here may be given back: a store's
+ * (repack.ts), reused from get to get. Only buffers taken from here may be given back: a store's
  * own may share its memory with other buffers (node's small ones do). A fresh buffer for every get
  * meant fresh pages, each faulted in on its first byte: a 268 MB restore took ~35,000 page
  * faults, and on a virtual machine whose host takes back freed memory (this one reports free

@@ -71,7 +71,7 @@ export async function sweepPacks(
      * phase of GC in a shared object store: snapshot/shared-gc.ts).
      */
     readonly condemnOnly?: boolean
-    /** Salt the new packs' ids (chunk-store.ts). */
+    /** Salt the new packs' ids (pack-store.ts `putSealedPack`). */
     readonly uniquePackIds?: boolean
   },
 ): Promise<SweepOutcome> {
